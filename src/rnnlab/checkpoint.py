@@ -1,0 +1,99 @@
+"""Checkpoint directories: weights in safetensors, everything else in JSON. Nothing is unpickled.
+
+    DIR/model.safetensors   the state_dict (parameter names shared by every cell)
+    DIR/config.json         {"format_version", "model": ModelConfig, "data": DataConfig}
+    DIR/vocab.json          the vocabulary the weights were trained with
+    DIR/meta.json           step, epoch, validation perplexity, ...
+A run directory may be given instead of a checkpoint: its best/ checkpoint is used.
+"""
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+from rnnlab.data.dataset import DataConfig
+from rnnlab.data.vocab import Vocab
+from rnnlab.errors import RnnlabError
+from rnnlab.fileio import atomic_write_bytes, atomic_write_text
+from rnnlab.nn.lm import LanguageModel, ModelConfig
+
+FORMAT_VERSION = 1
+FILES = ("model.safetensors", "config.json", "vocab.json", "meta.json")
+
+
+@dataclass
+class Checkpoint:
+    model: LanguageModel
+    vocab: Vocab
+    data_config: DataConfig
+    meta: dict
+    path: Path
+
+    def generate(self, start="", num=1, temperature=0.8, top_k=None, max_len=64, seed=None):
+        """Poems beginning with `start`; see rnnlab.generate.sampling.generate."""
+        from rnnlab.generate.sampling import generate
+        return generate(self.model, self.vocab, start, num=num, temperature=temperature,
+                        top_k=top_k, max_len=max_len, seed=seed)
+
+
+def save_checkpoint(folder, model, vocab, data_config, meta):
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    config = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(), "data": vars(data_config)}
+    atomic_write_bytes(folder / "model.safetensors", save(weights))
+    atomic_write_text(folder / "config.json", json.dumps(config, indent=2))
+    atomic_write_text(folder / "vocab.json", vocab.to_json())
+    atomic_write_text(folder / "meta.json", json.dumps(meta, indent=2))
+
+
+def resolve_checkpoint(path):
+    path = Path(path)
+    if not path.is_dir():
+        raise RnnlabError(f"{path}: no such checkpoint directory")
+    if not (path / "model.safetensors").exists() and (path / "best").is_dir():
+        path = path / "best"
+    missing = [f for f in FILES if not (path / f).is_file()]
+    if missing:
+        raise RnnlabError(f"checkpoint {path} is incomplete: missing {', '.join(missing)}")
+    return path
+
+
+def load_checkpoint(path, cell=None, device="cpu", dtype=torch.float32):
+    """Rebuild the model from a checkpoint directory; `cell` may swap the LSTM implementation."""
+    path = resolve_checkpoint(path)
+    config = _read_json(path / "config.json")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise RnnlabError(f"{path}: checkpoint format version {config.get('format_version')}, this rnnlab reads {FORMAT_VERSION}")
+    try:
+        model_config = ModelConfig(**{**config["model"], **({"cell": cell} if cell else {})})
+        data_config = DataConfig(**config["data"])
+    except (KeyError, TypeError):
+        raise RnnlabError(f"{path}/config.json: malformed model or data section") from None
+    vocab = Vocab.from_json((path / "vocab.json").read_text(encoding="utf-8"))
+    if len(vocab) != model_config.vocab_size:
+        raise RnnlabError(f"{path}: vocab.json has {len(vocab)} entries but the model expects {model_config.vocab_size}"
+                          " (a vocabulary from another model?)")
+    try:
+        weights = load_file(path / "model.safetensors")
+    except (SafetensorError, OSError) as e:
+        raise RnnlabError(f"{path}/model.safetensors: unreadable ({e})") from None
+    model = LanguageModel(model_config)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in weights.items()}
+    if expected != found:
+        diff = sorted(set(expected.items()) ^ set(found.items()))
+        raise RnnlabError(f"{path}/model.safetensors: weights do not match config.json (first difference: {diff[0]})")
+    model.load_state_dict(weights)
+    model.to(device=device, dtype=dtype).eval()
+    return Checkpoint(model, vocab, data_config, _read_json(path / "meta.json"), path)
+
+
+def _read_json(path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RnnlabError(f"{path}: malformed JSON") from None

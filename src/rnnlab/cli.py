@@ -1,0 +1,230 @@
+"""Command line: argument parsing only; every command calls one library function.
+
+User errors (RnnlabError) become one line on stderr and exit code 2."""
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from rnnlab.errors import RnnlabError
+
+START_CHARS = "日红山夜湖海月"   # the reference's start characters (PART 2 §2.2)
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def fraction(text):
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def add_data_args(p, corpus_default="tang"):
+    g = p.add_argument_group("data")
+    g.add_argument("--corpus", default=corpus_default, help="tang, tangshi, shakespeare, or a path (default: %(default)s)")
+    g.add_argument("--seq-len", type=positive_int, help="tokens per sequence incl. the end token (default 49; longer poems are truncated)")
+    g.add_argument("--min-len", type=positive_int, help="drop poems shorter than this many characters (default 12)")
+    g.add_argument("--min-count", type=positive_int, help="keep characters seen at least this often (default 3)")
+    g.add_argument("--t2s", action=argparse.BooleanOptionalAction, default=None,
+                   help="convert traditional to simplified characters (default: on for Chinese corpora)")
+    g.add_argument("--valid-fraction", type=fraction, help="share of sequences held out for validation (default 0.2)")
+    g.add_argument("--split-seed", type=int, help="seed of the train/valid split (default 0)")
+
+
+def data_overrides(args):
+    return {"corpus": args.corpus, "seq_len": args.seq_len, "min_len": args.min_len, "min_count": args.min_count,
+            "t2s": args.t2s, "valid_fraction": args.valid_fraction, "split_seed": args.split_seed}
+
+
+def build_parser():
+    from rnnlab.train.config import OPTIMIZERS, PRESETS
+
+    parser = Parser(prog="rnnlab", description="Recurrent language models: train an LSTM on Tang poems and let it write poems.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    data = sub.add_parser("data", help="fetch and prepare corpora")
+    data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)
+    fetch = data_sub.add_parser("fetch", help="download a corpus into the data folder and verify its SHA-256 hashes")
+    fetch.add_argument("name", choices=["tang"])
+    prep = data_sub.add_parser("prepare", help="clean, split and encode a corpus; print what was kept and dropped")
+    add_data_args(prep)
+
+    tr = sub.add_parser("train", help="train a character LSTM language model (no arguments: the main job)",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_data_args(tr)
+    g = tr.add_argument_group("model")
+    g.add_argument("--preset", choices=list(PRESETS), default="default",
+                   help="default: 256/384, batch 64, length 49; seed-small: 256/512, batch 16, length 25; seed-large: 512/512, batch 64, length 49")
+    g.add_argument("--cell", choices=["autograd", "native"], default="native", help="LSTM implementation")
+    g.add_argument("--embed-size", type=positive_int, help="embedding (input) size")
+    g.add_argument("--hidden-size", type=positive_int, help="LSTM hidden size")
+    g.add_argument("--num-layers", type=positive_int, help="stacked LSTM layers")
+    g.add_argument("--activation", choices=["tanh", "relu", "none"], help="applied to the embeddings")
+    g.add_argument("--dropout", type=float, help="dropout on the LSTM output and between layers")
+    g.add_argument("--init", choices=["uniform", "orthogonal"], help="parameter initialisation")
+    g.add_argument("--init-from", metavar="CHECKPOINT", help="start from this checkpoint's weights and vocabulary")
+    g = tr.add_argument_group("optimisation")
+    g.add_argument("--optimizer", choices=OPTIMIZERS, help="adam uses betas (0.5, 0.99) as in the reference")
+    g.add_argument("--lr", type=positive_float, help="learning rate (default 1e-3)")
+    g.add_argument("--batch-size", type=positive_int)
+    g.add_argument("--epochs", type=positive_int, help="default 20")
+    g.add_argument("--max-steps", type=positive_int)
+    g.add_argument("--time-budget", type=float, metavar="MINUTES", help="stop after this long (default 15; 0 = no limit)")
+    g.add_argument("--clip-norm", type=positive_float, help="clip gradients to this global norm")
+    g.add_argument("--eval-every", type=positive_int, help="validate every N steps (default 500) and at each epoch end")
+    g.add_argument("--patience", type=positive_int, help="stop after N evaluations without improvement (default 3)")
+    g.add_argument("--seed", type=int, help="seed for initialisation, data order and sampling (default 0)")
+    g.add_argument("--device", choices=["cpu", "cuda", "auto"])
+    g.add_argument("--out", metavar="DIR", help="run directory (default runs/CORPUS-CELL-TIME); must not exist yet")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ev = sub.add_parser("eval", help="perplexity of a corpus under a checkpoint")
+    ev.add_argument("--checkpoint", required=True, metavar="DIR", help="a checkpoint or run directory")
+    ev.add_argument("--corpus", required=True, help="tang, tangshi, shakespeare, or a path")
+    ev.add_argument("--split", choices=["all", "train", "valid"], default="all",
+                    help="valid/train: the split the checkpoint was trained with (default: %(default)s)")
+    ev.add_argument("--json", action="store_true", help="print JSON")
+
+    gen = sub.add_parser("generate", help="write poems with a trained checkpoint")
+    gen.add_argument("--checkpoint", required=True, metavar="DIR", help="a checkpoint or run directory")
+    gen.add_argument("--start", default="", help="the poem's opening text, e.g. 月")
+    gen.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is safer, higher is wilder (default: %(default)s)")
+    gen.add_argument("--top-k", type=positive_int, help="sample from the k most likely characters only")
+    gen.add_argument("--num", type=positive_int, default=1, help="how many poems (default: %(default)s)")
+    gen.add_argument("--max-len", type=positive_int, default=64, help="length cap in characters (default: %(default)s)")
+    gen.add_argument("--seed", type=int, help="make the output reproducible")
+    gen.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def cmd_data(args):
+    from rnnlab.data import sources
+    from rnnlab.data.dataset import DataConfig, prepare
+
+    if args.data_command == "fetch":
+        print(f"Tang corpus ready and verified at {sources.fetch_tang()}")
+        return
+    config = replace(DataConfig(), **{k: v for k, v in data_overrides(args).items() if v is not None})
+    t0 = time.perf_counter()
+    data = prepare(config, fetch_missing=config.corpus == "tang")
+    print_stats(data.stats, time.perf_counter() - t0)
+
+
+def print_stats(s, seconds):
+    print(f"corpus      {s['corpus']} ({s['format']}{', traditional -> simplified' if s['t2s'] else ''})")
+    print(f"read        {s['read']}")
+    for reason, n in sorted(s["dropped"].items()):
+        print(f"dropped     {n} ({reason})")
+    print(f"kept        {s['kept']} ({s['truncated']} truncated)")
+    print(f"characters  {s['characters']}")
+    print(f"vocabulary  {s['vocab_size']} (with 4 special tokens; {s['unknown']} characters became <unk>)")
+    print(f"train/valid {s['train']} / {s['valid']}")
+    print(f"took        {seconds:.2f} s{' (from cache)' if s.get('cached') else ''}")
+
+
+def cmd_train(args):
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.data.dataset import prepare
+    from rnnlab.generate.sampling import generate
+    from rnnlab.train.config import build_config
+    from rnnlab.train.loop import pick_device, train
+
+    overrides = {k: getattr(args, k) for k in ("cell", "embed_size", "hidden_size", "num_layers", "activation",
+                                               "dropout", "init", "optimizer", "lr", "batch_size", "epochs",
+                                               "max_steps", "clip_norm", "eval_every", "patience", "seed", "device")}
+    if args.time_budget is not None:
+        overrides["time_budget"] = args.time_budget or None
+    cfg = build_config(args.preset, **overrides, **data_overrides(args))
+    out = Path(args.out or f"runs/{Path(cfg.data.corpus).stem}-{cfg.cell}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if out.exists() and any(out.iterdir()):
+        raise RnnlabError(f"{out}: already exists and is not empty; choose another --out")
+    pick_device(cfg.device)
+    init = load_checkpoint(args.init_from) if args.init_from else None
+    data = prepare(cfg.data, vocab=init.vocab if init else None, fetch_missing=cfg.data.corpus == "tang")
+    s = data.stats
+    print(f"{s['corpus']}: {s['train']} train / {s['valid']} valid sequences, vocabulary {s['vocab_size']}")
+    result = train(cfg, data, out, init_from=init, progress=not args.no_progress)
+    print(f"\n{result.stop_reason} after {result.steps} steps ({result.epochs:.2f} epochs), {result.tokens_per_s:.0f} tokens/s")
+    print(f"best validation perplexity {result.best_ppl:.2f}; run saved in {result.run_dir}")
+    ckpt = result.checkpoint
+    starts = [c for c in START_CHARS if c in ckpt.vocab]
+    print()
+    for i, start in enumerate(starts or [""]):
+        poems = generate(ckpt.model, ckpt.vocab, start, num=1 if starts else 3, temperature=0.8,
+                         max_len=64, seed=cfg.seed + i)
+        for poem in poems:
+            print(f"{start or '·'}: {poem}")
+
+
+def cmd_eval(args):
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.data.dataset import Split, prepare
+    from rnnlab.train.loop import perplexity
+
+    ckpt = load_checkpoint(args.checkpoint)
+    config = replace(ckpt.data_config, corpus=args.corpus)
+    data = prepare(config, vocab=ckpt.vocab, fetch_missing=args.corpus == "tang")
+    split = {"train": data.train, "valid": data.valid, "all": Split.concat([data.train, data.valid])}[args.split]
+    report = {"checkpoint": str(ckpt.path), "corpus": data.stats["corpus"], "split": args.split,
+              "sequences": len(split), "tokens": split.n_targets,
+              "unknown": int((split.tokens == ckpt.vocab.unk).sum()),
+              "perplexity": perplexity(ckpt.model, split, ckpt.vocab.pad)}
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(f"perplexity {report['perplexity']:.2f} on {report['sequences']} sequences / {report['tokens']} tokens"
+              f" of {report['corpus']} ({args.split}); {report['unknown']} unknown characters")
+
+
+def cmd_generate(args):
+    from rnnlab.checkpoint import load_checkpoint
+
+    if not args.temperature > 0:
+        raise RnnlabError(f"--temperature must be > 0 (got {args.temperature})")
+    ckpt = load_checkpoint(args.checkpoint)
+    poems = ckpt.generate(args.start, num=args.num, temperature=args.temperature, top_k=args.top_k,
+                          max_len=args.max_len, seed=args.seed)
+    if args.json:
+        print(json.dumps({"start": args.start, "temperature": args.temperature, "poems": poems}, ensure_ascii=False))
+    else:
+        print("\n".join(poems))
+
+
+COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "generate": cmd_generate}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except RnnlabError as e:
+        print(f"rnnlab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnlab: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""From a corpus to encoded train/valid sequences: read, convert, clean, split, build the
+vocabulary, encode, and cache the result so a second run loads in about a second.
+
+Each sequence is stored as token ids [<bos>, c1, ..., cn, <eos>] for poems, or as a window of
+seq_len + 1 characters for running text, so that input = seq[:-1] and target = seq[1:].
+"""
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from rnnlab.data import clean, readers, sources
+from rnnlab.data.vocab import Vocab
+from rnnlab.errors import RnnlabError
+from rnnlab.fileio import atomic_write_bytes, atomic_write_text
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    corpus: str = "tang"
+    seq_len: int = 49           # tokens per training sequence, the end token included (the reference's "sentence length")
+    min_len: int = 12           # poems shorter than this (characters) are dropped
+    min_count: int = 3          # keep characters seen at least this often in the training split
+    t2s: bool | None = None     # traditional -> simplified; None: on for Chinese corpora
+    valid_fraction: float = 0.2
+    split_seed: int = 0
+
+
+class Split:
+    """Variable-length sequences stored as one flat int32 array plus offsets."""
+
+    def __init__(self, tokens, offsets):
+        self.tokens, self.offsets = tokens, offsets
+
+    @classmethod
+    def from_lists(cls, seqs):
+        offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(s) for s in seqs])
+        tokens = np.fromiter((t for s in seqs for t in s), dtype=np.int32, count=int(offsets[-1]))
+        return cls(tokens, offsets)
+
+    @classmethod
+    def concat(cls, splits):
+        tokens = np.concatenate([s.tokens for s in splits])
+        starts = np.cumsum([0] + [int(s.offsets[-1]) for s in splits[:-1]])
+        offsets = np.concatenate([[0]] + [s.offsets[1:] + start for s, start in zip(splits, starts)])
+        return cls(tokens, offsets.astype(np.int64))
+
+    def __len__(self):
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i):
+        return self.tokens[self.offsets[i]:self.offsets[i + 1]]
+
+    @property
+    def n_targets(self):
+        """Number of predicted tokens: every token but the first of each sequence."""
+        return int(self.offsets[-1]) - len(self)
+
+
+@dataclass
+class Prepared:
+    train: Split
+    valid: Split
+    vocab: Vocab
+    stats: dict
+
+
+def split_indices(n, valid_fraction, seed):
+    """A permutation from numpy's PCG64 generator: the same split on every machine for a seed."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_valid = int(round(n * valid_fraction))
+    return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
+
+
+def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
+    corpus = sources.resolve(config.corpus, fetch_missing=fetch_missing)
+    t2s = corpus.chinese if config.t2s is None else config.t2s
+    key = _cache_key(corpus, config, t2s, vocab)
+    if use_cache:
+        hit = _load_cache(key, vocab)
+        if hit is not None:
+            return hit
+    texts = readers.READERS[corpus.format](corpus.path)
+    if t2s:
+        texts = to_simplified(texts)
+    if corpus.format == "text":
+        kept = clean.text_windows(texts[0], config.seq_len + 1)
+        stats = {"read": 1, "dropped": {}, "truncated": 0, "kept": len(kept)}
+    else:
+        kept, cstats = clean.clean_poems(texts, config.min_len, config.seq_len - 1)
+        stats = cstats.as_dict()
+    if not kept:
+        raise RnnlabError(f"{corpus.path}: no sequences left after cleaning ({_describe(stats)})")
+    train_idx, valid_idx = split_indices(len(kept), config.valid_fraction, config.split_seed)
+    if len(train_idx) == 0:
+        raise RnnlabError(f"{corpus.path}: too few sequences ({len(kept)}) for a train/valid split")
+    if vocab is None:
+        vocab = Vocab.build((kept[i] for i in train_idx), config.min_count)
+
+    def encode(i):
+        ids = vocab.encode(kept[i])
+        return ids if corpus.format == "text" else [vocab.bos] + ids + [vocab.eos]
+
+    train = Split.from_lists([encode(i) for i in train_idx])
+    valid = Split.from_lists([encode(i) for i in valid_idx])
+    stats.update(
+        corpus=str(corpus.path), format=corpus.format, t2s=t2s,
+        characters=sum(len(k) for k in kept), vocab_size=len(vocab),
+        train=len(train), valid=len(valid),
+        unknown=int((train.tokens == vocab.unk).sum() + (valid.tokens == vocab.unk).sum()),
+    )
+    result = Prepared(train, valid, vocab, stats)
+    if use_cache:
+        _save_cache(key, result)
+    return result
+
+
+def to_simplified(texts):
+    import opencc
+    converter = opencc.OpenCC("t2s")
+    return [converter.convert(t) for t in texts]
+
+
+def _describe(stats):
+    dropped = ", ".join(f"{n} {why}" for why, n in stats["dropped"].items()) or "none"
+    return f"read {stats['read']}, dropped {dropped}"
+
+
+def _source_signature(path):
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+
+
+def _cache_key(corpus, config, t2s, vocab):
+    blob = json.dumps({
+        "version": CACHE_VERSION, "config": asdict(config), "t2s": t2s, "format": corpus.format,
+        "files": _source_signature(corpus.path),
+        "vocab": None if vocab is None else hashlib.sha256(vocab.to_json().encode()).hexdigest(),
+    }, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _cache_paths(key):
+    folder = sources.cache_dir() / "datasets"
+    return folder / f"{key}.npz", folder / f"{key}.json"
+
+
+def _save_cache(key, p):
+    arrays_path, meta_path = _cache_paths(key)
+    arrays_path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, train_tokens=p.train.tokens, train_offsets=p.train.offsets,
+             valid_tokens=p.valid.tokens, valid_offsets=p.valid.offsets)
+    atomic_write_bytes(arrays_path, buf.getvalue())
+    atomic_write_text(meta_path, json.dumps({"stats": p.stats, "vocab": json.loads(p.vocab.to_json())}, ensure_ascii=False))
+
+
+def _load_cache(key, vocab):
+    arrays_path, meta_path = _cache_paths(key)
+    if not (arrays_path.exists() and meta_path.exists()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        with np.load(arrays_path, allow_pickle=False) as z:
+            train = Split(z["train_tokens"], z["train_offsets"])
+            valid = Split(z["valid_tokens"], z["valid_offsets"])
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged cache entry is rebuilt
+    return Prepared(train, valid, vocab or Vocab(meta["vocab"]["itos"]), dict(meta["stats"], cached=True))

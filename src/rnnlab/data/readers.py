@@ -1,0 +1,118 @@
+"""Corpus readers: one function per file format, each returning a list of raw texts.
+
+A "poem" reader returns one string per poem (lines joined, no newlines); the plain-text
+reader returns the whole file as one string, to be cut into windows by the caller.
+"""
+import json
+from pathlib import Path
+
+from rnnlab.errors import RnnlabError
+
+FORMATS = ("json", "title-colon", "blank-line", "text")
+
+
+def read_text_file(path):
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RnnlabError(f"{path}: no such file") from None
+    except OSError as e:
+        raise RnnlabError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise RnnlabError(f"{path}: not UTF-8 text (bad byte at offset {e.start})") from None
+
+
+def read_json_poems(path):
+    """chinese-poetry JSON: a list of {"title", "author", "paragraphs": [line, ...]}.
+
+    `path` is one file or a directory; a directory is read as its `poet.*.json` files
+    (or every `*.json` if there are none), in numeric order of the number in the name.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("poet.*.json")) or sorted(path.glob("*.json"))
+        if not files:
+            raise RnnlabError(f"{path}: directory holds no .json files")
+        files.sort(key=_numeric_key)
+    else:
+        files = [path]
+    poems = []
+    for f in files:
+        try:
+            items = json.loads(read_text_file(f))
+        except json.JSONDecodeError as e:
+            raise RnnlabError(f"{f}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        if not isinstance(items, list) or not all(isinstance(p, dict) and "paragraphs" in p for p in items):
+            raise RnnlabError(f"{f}: expected a JSON list of poems with a 'paragraphs' field")
+        for p in items:
+            lines = p["paragraphs"]
+            poems.append("".join(lines) if isinstance(lines, list) else str(lines))
+    return poems
+
+
+def _numeric_key(f):
+    digits = "".join(ch for ch in f.stem if ch.isdigit())
+    return (int(digits) if digits else -1, f.name)
+
+
+def read_title_colon_poems(path):
+    """One poem per line, `title:content` (the poems.txt format); the title is dropped."""
+    poems = []
+    for line in read_text_file(path).splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        for sep in (":", "："):
+            if sep in line:
+                line = line.split(sep, 1)[1]
+                break
+        poems.append(line.replace(" ", ""))
+    return poems
+
+
+def read_blank_line_poems(path):
+    """Poems separated by blank lines; the lines of one poem are joined."""
+    poems, lines = [], []
+    for line in read_text_file(path).splitlines() + [""]:
+        line = line.strip()
+        if line:
+            lines.append(line)
+        elif lines:
+            poems.append("".join(lines))
+            lines = []
+    return poems
+
+
+def read_plain_text(path):
+    """Running text (e.g. tinyshakespeare), kept whole as one character stream."""
+    return [read_text_file(path)]
+
+
+READERS = {
+    "json": read_json_poems,
+    "title-colon": read_title_colon_poems,
+    "blank-line": read_blank_line_poems,
+    "text": read_plain_text,
+}
+
+
+def guess_format(path):
+    """json for a directory or .json file; otherwise decide from the text itself."""
+    path = Path(path)
+    if path.is_dir() or path.suffix.lower() == ".json":
+        return "json"
+    text = read_text_file(path)
+    sample = text[:20000]
+    han = sum(is_han(ch) for ch in sample)
+    if han < 0.3 * max(1, len(sample.strip())):
+        return "text"
+    lines = [ln for ln in sample.splitlines() if ln.strip()]
+    with_title = sum((":" in ln or "：" in ln) for ln in lines)
+    return "title-colon" if lines and with_title > 0.8 * len(lines) else "blank-line"
+
+
+def is_han(ch):
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"

@@ -1,0 +1,23 @@
+"""Atomic writes: data goes to a temporary file in the same folder, is flushed to disk and
+renamed into place, so a crash leaves either the old file or the new one, never half of one."""
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_bytes(path, data):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path, text):
+    atomic_write_bytes(path, text.encode("utf-8"))

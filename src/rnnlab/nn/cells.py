@@ -1,0 +1,71 @@
+"""Interchangeable LSTM implementations with one parameter layout: nn.LSTM's.
+
+Per layer l: weight_ih_l{l} (4H x I), weight_hh_l{l} (4H x H), bias_ih_l{l}, bias_hh_l{l} (4H),
+gate rows in the order i, f, g, o. So a state_dict written by one cell loads into any other.
+Inputs are batch-first: x is (B, T, I); the state (h, c) is a pair of (layers, B, H) tensors.
+"""
+import torch
+from torch import nn
+
+
+class AutogradLSTM(nn.Module):
+    """The LSTM written from its gate equations (reference PART 1), gradients by autograd.
+
+        gates = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh          (four gates in one matmul)
+        i, f, o = sigmoid(.), g = tanh(.)      C_t = f * C_{t-1} + i * g      h_t = o * tanh(C_t)
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, dropout=0.0):
+        super().__init__()
+        self.input_size, self.hidden_size, self.num_layers, self.dropout = input_size, hidden_size, num_layers, dropout
+        for layer in range(num_layers):
+            n_in = input_size if layer == 0 else hidden_size
+            self.register_parameter(f"weight_ih_l{layer}", nn.Parameter(torch.empty(4 * hidden_size, n_in)))
+            self.register_parameter(f"weight_hh_l{layer}", nn.Parameter(torch.empty(4 * hidden_size, hidden_size)))
+            self.register_parameter(f"bias_ih_l{layer}", nn.Parameter(torch.empty(4 * hidden_size)))
+            self.register_parameter(f"bias_hh_l{layer}", nn.Parameter(torch.empty(4 * hidden_size)))
+        bound = hidden_size ** -0.5
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def layer_params(self, layer):
+        return [getattr(self, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+    def forward(self, x, state=None):
+        batch = x.shape[0]
+        if state is None:
+            zeros = x.new_zeros(self.num_layers, batch, self.hidden_size)
+            state = (zeros, zeros)
+        h_out, c_out = [], []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0:
+                x = nn.functional.dropout(x, self.dropout, self.training)
+            w_ih, w_hh, b_ih, b_hh = self.layer_params(layer)
+            x_proj = torch.addmm(b_ih + b_hh, x.reshape(-1, x.shape[-1]), w_ih.t()).view(batch, -1, w_ih.shape[0])
+            h, c = state[0][layer], state[1][layer]
+            outputs = []
+            for t in range(x.shape[1]):
+                gates = torch.addmm(x_proj[:, t], h, w_hh.t())
+                i, f, g, o = gates.chunk(4, dim=1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                outputs.append(h)
+            x = torch.stack(outputs, dim=1)
+            h_out.append(h)
+            c_out.append(c)
+        return x, (torch.stack(h_out), torch.stack(c_out))
+
+
+class NativeLSTM(nn.LSTM):
+    """torch.nn.LSTM (cuDNN on a GPU), batch-first, with the same interface as the other cells."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, dropout=0.0):
+        super().__init__(input_size, hidden_size, num_layers, dropout=dropout, batch_first=True)
+
+
+CELLS = {"autograd": AutogradLSTM, "native": NativeLSTM}
+
+
+def make_lstm(cell, input_size, hidden_size, num_layers=1, dropout=0.0):
+    """`dropout` acts between stacked layers only, as in nn.LSTM."""
+    return CELLS[cell](input_size, hidden_size, num_layers, dropout if num_layers > 1 else 0.0)

@@ -1,0 +1,71 @@
+"""The character language model of the reference: embedding -> activation -> LSTM -> linear."""
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnlab.nn.cells import CELLS, make_lstm
+
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "none": lambda x: x}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int
+    embed_size: int = 256
+    hidden_size: int = 512
+    num_layers: int = 1
+    cell: str = "native"          # autograd | native
+    activation: str = "tanh"      # applied to the embeddings, as in the reference
+    dropout: float = 0.0          # on the LSTM output (and between layers)
+    init: str = "uniform"         # uniform (the reference's) | orthogonal
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class LanguageModel(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        if config.cell not in CELLS:
+            raise ValueError(f"unknown cell {config.cell!r}")
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
+        self.rnn = make_lstm(config.cell, config.embed_size, config.hidden_size, config.num_layers, config.dropout)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Initialise by parameter name, so every cell gets the same values from the same seed.
+
+        uniform (reference PART 2 §1): weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), with
+        fan_in = hidden size for the LSTM as in nn.LSTM; embeddings ~ N(0, 0.1).
+        orthogonal: the same, but each gate's block of weight_hh is an orthogonal matrix.
+        """
+        H = self.config.hidden_size
+        for name, p in sorted(self.named_parameters()):
+            if name == "embedding.weight":
+                nn.init.normal_(p, 0.0, 0.1)
+            elif name.startswith("rnn."):
+                nn.init.uniform_(p, -H ** -0.5, H ** -0.5)
+                if self.config.init == "orthogonal" and "weight_hh" in name:
+                    with torch.no_grad():
+                        for block in p.view(4, H, H):
+                            nn.init.orthogonal_(block)
+            else:
+                bound = self.decoder.in_features ** -0.5
+                nn.init.uniform_(p, -bound, bound)
+
+    def forward(self, tokens, state=None):
+        """tokens (B, T) -> logits (B, T, vocab), final (h, c)."""
+        x = ACTIVATIONS[self.config.activation](self.embedding(tokens))
+        out, state = self.rnn(x, state)
+        out = F.dropout(out, self.config.dropout, self.training)
+        return self.decoder(out), state
+
+
+def sequence_loss(logits, targets, pad):
+    """Summed cross entropy over non-padding targets, and their count (mean = sum / count)."""
+    total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=pad, reduction="sum")
+    return total, int((targets != pad).sum())

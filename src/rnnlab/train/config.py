@@ -1,0 +1,52 @@
+"""Everything a training run needs, as one JSON-serialisable config, and the named presets."""
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from rnnlab.data.dataset import DataConfig
+
+# The reference's two settings (PART 2 §2.1, §2.2) and our default, sized so that a 2-core
+# CPU sees readable poems within the default 15-minute budget.
+PRESETS = {
+    "default": {"embed_size": 256, "hidden_size": 384, "batch_size": 64, "seq_len": 49},
+    "seed-small": {"embed_size": 256, "hidden_size": 512, "batch_size": 16, "seq_len": 25},
+    "seed-large": {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49},
+}
+
+OPTIMIZERS = ("adam", "sgd", "momentum", "rmsprop", "adagrad")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    embed_size: int = 256
+    hidden_size: int = 384
+    num_layers: int = 1
+    cell: str = "native"
+    activation: str = "tanh"
+    dropout: float = 0.0
+    init: str = "uniform"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    betas: tuple = (0.5, 0.99)      # the reference's Adam betas (§3.1)
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    epochs: int = 20
+    max_steps: int | None = None
+    time_budget: float | None = 15.0  # minutes; None for no limit
+    clip_norm: float | None = None
+    eval_every: int = 500             # steps; validation also runs at every epoch end
+    log_every: int = 50
+    patience: int = 3                 # evaluations without improvement before stopping
+    seed: int = 0
+    device: str = "auto"
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def build_config(preset="default", **overrides):
+    """Defaults <- preset <- explicit overrides (None values are ignored). Data fields are routed to DataConfig."""
+    values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    data_names = {f.name for f in fields(DataConfig)}
+    data = replace(DataConfig(), **{k: v for k, v in values.items() if k in data_names})
+    return TrainConfig(data=data, **{k: v for k, v in values.items() if k not in data_names})

@@ -1,0 +1,37 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("RNNLAB_DATA", str(REPO.parent / "shared" / "data"))
+DATA = Path(os.environ["RNNLAB_DATA"])
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Each test session caches prepared datasets in its own folder."""
+    monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def needs_data(*parts):
+    """Skip a test whose corpus is absent, unless RNNLAB_REQUIRE_DATA is set (CI sets it): then it fails."""
+    path = DATA.joinpath(*parts)
+    if os.environ.get("RNNLAB_REQUIRE_DATA") and not path.exists():
+        raise FileNotFoundError(f"{path} is required (RNNLAB_REQUIRE_DATA is set)")
+    return pytest.mark.skipif(not path.exists(), reason=f"{path} missing; set RNNLAB_DATA")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A run trained for a few steps on the handout corpus with a tiny model."""
+    from rnnlab.data.dataset import prepare
+    from rnnlab.train.config import build_config
+    from rnnlab.train.loop import train
+
+    os.environ["RNNLAB_CACHE"] = str(tmp_path_factory.getbasetemp() / "cache")
+    cfg = build_config(corpus="tangshi", embed_size=16, hidden_size=24, batch_size=16, max_steps=6,
+                       eval_every=3, time_budget=0, device="cpu")
+    run_dir = tmp_path_factory.mktemp("tiny") / "run"
+    result = train(cfg, prepare(cfg.data), run_dir, progress=False)
+    return result

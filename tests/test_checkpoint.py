@@ -1,0 +1,87 @@
+import json
+import pickle
+import shutil
+
+import pytest
+import torch
+
+import rnnlab
+from rnnlab.checkpoint import load_checkpoint, save_checkpoint
+from rnnlab.errors import RnnlabError
+from tests.conftest import needs_data
+
+pytestmark = needs_data("tangshi.txt")
+
+
+@pytest.fixture
+def ckpt_dir(tiny_run, tmp_path):
+    target = tmp_path / "ckpt"
+    shutil.copytree(tiny_run.run_dir / "best", target)
+    return target
+
+
+def test_round_trip_gives_identical_logits(tiny_run, tmp_path):
+    original = tiny_run.checkpoint
+    save_checkpoint(tmp_path / "again", original.model, original.vocab, original.data_config, {"step": 1})
+    again = load_checkpoint(tmp_path / "again")
+    tokens = torch.randint(0, len(original.vocab), (3, 10))
+    assert torch.equal(original.model(tokens)[0], again.model(tokens)[0])
+    assert again.vocab.itos == original.vocab.itos and again.data_config == original.data_config
+
+
+def test_a_checkpoint_loads_into_the_other_cell(ckpt_dir):
+    native = load_checkpoint(ckpt_dir, cell="native", dtype=torch.float64)
+    auto = load_checkpoint(ckpt_dir, cell="autograd", dtype=torch.float64)
+    tokens = torch.randint(0, len(native.vocab), (2, 12))
+    assert (native.model(tokens)[0] - auto.model(tokens)[0]).abs().max() <= 1e-10
+
+
+def test_run_directory_means_its_best_checkpoint(tiny_run):
+    assert rnnlab.load(tiny_run.run_dir).path == tiny_run.run_dir / "best"
+
+
+@pytest.mark.parametrize("missing", ["model.safetensors", "config.json", "vocab.json", "meta.json"])
+def test_incomplete_checkpoint(ckpt_dir, missing):
+    (ckpt_dir / missing).unlink()
+    with pytest.raises(RnnlabError, match=f"incomplete: missing {missing}"):
+        load_checkpoint(ckpt_dir)
+
+
+def test_vocabulary_from_another_model(ckpt_dir):
+    vocab = json.loads((ckpt_dir / "vocab.json").read_text())
+    vocab["itos"].append("新")
+    (ckpt_dir / "vocab.json").write_text(json.dumps(vocab))
+    with pytest.raises(RnnlabError, match="another model"):
+        load_checkpoint(ckpt_dir)
+
+
+def test_truncated_weights(ckpt_dir):
+    data = (ckpt_dir / "model.safetensors").read_bytes()
+    (ckpt_dir / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(RnnlabError, match="model.safetensors: unreadable"):
+        load_checkpoint(ckpt_dir)
+
+
+def test_weights_that_do_not_match_the_config(ckpt_dir):
+    config = json.loads((ckpt_dir / "config.json").read_text())
+    config["model"]["hidden_size"] += 1
+    (ckpt_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(RnnlabError, match="do not match config.json"):
+        load_checkpoint(ckpt_dir)
+
+
+def test_a_pickle_is_refused_not_unpickled(ckpt_dir):
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('unpickled!')",))
+    (ckpt_dir / "model.safetensors").write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(RnnlabError, match="unreadable"):
+        load_checkpoint(ckpt_dir)
+
+
+def test_other_format_version(ckpt_dir):
+    config = json.loads((ckpt_dir / "config.json").read_text())
+    config["format_version"] = 99
+    (ckpt_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(RnnlabError, match="format version 99"):
+        load_checkpoint(ckpt_dir)

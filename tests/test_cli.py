@@ -1,0 +1,133 @@
+"""Every command through the CLI, and every bad input: one line on stderr, exit code 2, no traceback,
+no run directory left behind."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rnnlab.cli import main
+from tests.conftest import needs_data
+
+pytestmark = needs_data("tangshi.txt")
+TINY = ["--embed-size", "8", "--hidden-size", "12", "--batch-size", "32", "--time-budget", "0", "--no-progress"]
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def fails(capsys, *argv, match):
+    code, out, err = run(capsys, *argv)
+    assert code == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert match in err, err
+    return err
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "bad.json").write_text('[{"paragraphs": ["a"]}', encoding="utf-8")
+    (tmp_path / "gbk.txt").write_bytes("床前明月光，疑是地上霜。\n\n举头望明月。".encode("gbk"))
+    (tmp_path / "short.txt").write_text("月。\n\n花。\n", encoding="utf-8")
+    (tmp_path / "empty_ckpt").mkdir()
+    return tmp_path
+
+
+def test_data_prepare_prints_the_counts(capsys):
+    code, out, _ = run(capsys, "data", "prepare", "--corpus", "tangshi", "--min-len", "30")
+    assert code == 0
+    for label in ("read", "dropped", "too_short", "kept", "characters", "vocabulary", "train/valid"):
+        assert label in out
+
+
+def test_train_then_eval_and_generate(capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    code, out, err = run(capsys, "train", "--corpus", "tangshi", "--max-steps", "3", "--out", out_dir, *TINY)
+    assert code == 0, err
+    assert "best validation perplexity" in out and "月: 月" in out
+    code, out, _ = run(capsys, "eval", "--checkpoint", out_dir, "--corpus", "tangshi", "--split", "valid", "--json")
+    report = json.loads(out)
+    best = json.loads((out_dir / "best" / "meta.json").read_text())["valid_ppl"]
+    assert code == 0 and abs(report["perplexity"] - best) < 1e-3 * best
+    code, out, _ = run(capsys, "generate", "--checkpoint", out_dir, "--start", "春风", "--num", "2",
+                       "--seed", "1", "--max-len", "10", "--json")
+    poems = json.loads(out)["poems"]
+    assert code == 0 and len(poems) == 2 and all(p.startswith("春风") and len(p) <= 10 for p in poems)
+    code, again, _ = run(capsys, "generate", "--checkpoint", out_dir, "--start", "春风", "--num", "2",
+                         "--seed", "1", "--max-len", "10", "--json")
+    assert again == out
+
+
+def test_missing_corpus_file(capsys, tmp_path):
+    fails(capsys, "train", "--corpus", tmp_path / "nope.txt", "--out", tmp_path / "run", *TINY, match="no such file")
+    assert not (tmp_path / "run").exists()
+
+
+def test_malformed_json(capsys, files):
+    fails(capsys, "data", "prepare", "--corpus", files / "bad.json", match="malformed JSON")
+
+
+def test_non_utf8(capsys, files):
+    fails(capsys, "data", "prepare", "--corpus", files / "gbk.txt", match="not UTF-8")
+
+
+def test_empty_after_cleaning_leaves_no_run_directory(capsys, files):
+    fails(capsys, "train", "--corpus", files / "short.txt", "--out", files / "run", *TINY, match="no sequences left")
+    assert not (files / "run").exists()
+
+
+def test_incomplete_init_checkpoint_leaves_no_run_directory(capsys, files):
+    fails(capsys, "train", "--corpus", "tangshi", "--init-from", files / "empty_ckpt", "--out", files / "run", *TINY,
+          match="incomplete")
+    assert not (files / "run").exists()
+
+
+def test_existing_run_directory_is_not_overwritten(capsys, tiny_run):
+    fails(capsys, "train", "--corpus", "tangshi", "--out", tiny_run.run_dir, *TINY, match="already exists")
+
+
+def test_start_outside_vocabulary(capsys, tiny_run):
+    fails(capsys, "generate", "--checkpoint", tiny_run.run_dir, "--start", "龘", match="outside the model's vocabulary")
+
+
+@pytest.mark.parametrize("t", ["0", "-0.5"])
+def test_temperature_not_positive(capsys, tiny_run, t):
+    fails(capsys, "generate", "--checkpoint", tiny_run.run_dir, "--temperature", t, match="temperature must be > 0")
+
+
+def test_incomplete_checkpoint(capsys, files):
+    fails(capsys, "generate", "--checkpoint", files / "empty_ckpt", match="incomplete: missing model.safetensors")
+    fails(capsys, "eval", "--checkpoint", files / "nowhere", "--corpus", "tangshi", match="no such checkpoint")
+
+
+def test_checkpoint_from_another_vocabulary(capsys, tiny_run, tmp_path):
+    import shutil
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(tiny_run.run_dir / "best", ckpt)
+    (ckpt / "vocab.json").write_text(json.dumps({"itos": ["<pad>", "<unk>", "<bos>", "<eos>", "月"]}))
+    fails(capsys, "eval", "--checkpoint", ckpt, "--corpus", "tangshi", match="another model")
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["train", "--batch-size", "0"], "must be a positive integer"),
+    (["train", "--cell", "gru"], "invalid choice"),
+    (["generate"], "--checkpoint"),
+    (["data", "fetch", "songci"], "invalid choice"),
+])
+def test_bad_arguments_are_one_line(capsys, argv, match):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1 and match in err
+
+
+def test_console_entry_point_prints_no_traceback(files):
+    env = dict(os.environ)
+    done = subprocess.run([sys.executable, "-m", "rnnlab", "data", "prepare", "--corpus", str(files / "bad.json")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("rnnlab: error:") and "Traceback" not in done.stderr

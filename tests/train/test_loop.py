@@ -1,0 +1,82 @@
+import csv
+import math
+
+import torch
+
+from rnnlab.data.dataset import DataConfig, prepare
+from rnnlab.train.config import PRESETS, build_config
+from rnnlab.train.loop import perplexity, train
+from tests.conftest import needs_data
+
+pytestmark = needs_data("tangshi.txt")
+
+
+def tiny(**overrides):
+    base = dict(corpus="tangshi", embed_size=16, hidden_size=24, batch_size=16, time_budget=0, device="cpu")
+    return build_config(**{**base, **overrides})
+
+
+def test_a_few_steps_lower_the_loss(tmp_path):
+    cfg = tiny(max_steps=12, eval_every=4, lr=1e-2)
+    data = prepare(cfg.data)
+    torch.manual_seed(0)
+    result = train(cfg, data, tmp_path / "run", progress=False)
+    rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
+    losses = [float(r["train_loss"]) for r in rows]
+    assert losses[-1] < losses[0] - 0.5
+    ppls = [float(r["valid_ppl"]) for r in rows if r["valid_ppl"]]
+    assert ppls[-1] < ppls[0]
+    assert math.isclose(result.best_ppl, min(ppls), rel_tol=1e-5)
+    assert result.steps == 12 and result.stop_reason == "max steps reached"
+
+
+def test_run_directory_contents(tiny_run):
+    names = {p.name for p in tiny_run.run_dir.iterdir()}
+    assert {"config.json", "vocab.json", "metrics.csv", "training.png", "best", "last"} <= names
+    header = open(tiny_run.run_dir / "metrics.csv").readline().strip().split(",")
+    assert header == ["step", "epoch", "train_loss", "valid_ppl", "lr", "grad_norm", "tokens_per_s"]
+    assert (tiny_run.run_dir / "training.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_best_model_is_reloaded_and_its_perplexity_reproduces(tiny_run):
+    ckpt = tiny_run.checkpoint
+    data = prepare(DataConfig(**{**vars(ckpt.data_config)}), vocab=ckpt.vocab)
+    assert math.isclose(perplexity(ckpt.model, data.valid, ckpt.vocab.pad), tiny_run.best_ppl, rel_tol=1e-5)
+    assert ckpt.meta["valid_ppl"] == tiny_run.best_ppl
+
+
+def test_same_seed_same_weights(tmp_path):
+    cfg = tiny(max_steps=4, eval_every=100, seed=5)
+    data = prepare(cfg.data)
+    a = train(cfg, data, tmp_path / "a", progress=False)
+    b = train(cfg, data, tmp_path / "b", progress=False)
+    c = train(tiny(max_steps=4, eval_every=100, seed=6), data, tmp_path / "c", progress=False)
+    wa, wb, wc = (r.checkpoint.model.state_dict() for r in (a, b, c))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+def test_early_stopping_stops_when_validation_gets_worse(tmp_path):
+    # a learning rate this large makes validation perplexity climb after the first evaluation
+    cfg = tiny(optimizer="sgd", lr=200.0, epochs=50, eval_every=1, patience=2)
+    result = train(cfg, prepare(cfg.data), tmp_path / "run", progress=False)
+    assert result.stop_reason.startswith("early stopping")
+    assert result.steps < 50 * math.ceil(134 / 16)
+
+
+def test_clipping_bounds_the_update(tmp_path):
+    cfg = tiny(max_steps=3, eval_every=100, clip_norm=1e-3, optimizer="sgd", lr=1.0)
+    data = prepare(cfg.data)
+    result = train(cfg, data, tmp_path / "run", progress=False)
+    torch.manual_seed(cfg.seed)
+    from rnnlab.nn.lm import LanguageModel
+    start = LanguageModel(result.checkpoint.model.config)
+    moved = torch.sqrt(sum(((p - q) ** 2).sum() for p, q in zip(start.parameters(), result.checkpoint.model.parameters())))
+    assert moved <= 3 * 1e-3 + 1e-6
+
+
+def test_presets_follow_the_reference():
+    assert PRESETS["seed-small"] == {"embed_size": 256, "hidden_size": 512, "batch_size": 16, "seq_len": 25}
+    assert PRESETS["seed-large"] == {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49}
+    cfg = build_config("seed-large", hidden_size=128)
+    assert cfg.hidden_size == 128 and cfg.data.seq_len == 49 and cfg.betas == (0.5, 0.99)
