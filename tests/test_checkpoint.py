@@ -85,3 +85,8 @@ def test_other_format_version(ckpt_dir):
     (ckpt_dir / "config.json").write_text(json.dumps(config))
     with pytest.raises(RnnlabError, match="format version 99"):
         load_checkpoint(ckpt_dir)
+
+
+def test_python_api_generates(tiny_run):
+    poems = rnnlab.load(tiny_run.run_dir).generate(start="月", num=2, temperature=0.8, max_len=12, seed=3)
+    assert len(poems) == 2 and all(p.startswith("月") and len(p) <= 12 for p in poems)

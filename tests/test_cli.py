@@ -115,6 +115,8 @@ def test_checkpoint_from_another_vocabulary(capsys, tiny_run, tmp_path):
 @pytest.mark.parametrize("argv, match", [
     (["train", "--batch-size", "0"], "must be a positive integer"),
     (["train", "--cell", "gru"], "invalid choice"),
+    (["train", "--dropout", "1.5"], "must be in [0, 1)"),
+    (["train", "--time-budget", "-1"], "must be >= 0"),
     (["generate"], "--checkpoint"),
     (["data", "fetch", "songci"], "invalid choice"),
 ])

@@ -73,3 +73,9 @@ def test_non_utf8_is_refused(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(RnnlabError, match="no such file"):
         readers.read_text_file(tmp_path / "nope.txt")
+
+
+def test_unreadable_path(tmp_path):
+    (tmp_path / "folder.txt").mkdir()
+    with pytest.raises(RnnlabError, match="folder.txt: cannot read"):
+        readers.read_text_file(tmp_path / "folder.txt")

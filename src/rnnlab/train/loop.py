@@ -50,6 +50,11 @@ def make_optimizer(cfg, params):
     raise RnnlabError(f"unknown optimizer {cfg.optimizer!r}")
 
 
+def exp_or_inf(x):
+    """exp that saturates to inf rather than raising OverflowError (perplexity of a diverged model)."""
+    return math.exp(x) if x < 700 else float("inf")
+
+
 @torch.no_grad()
 def perplexity(model, split, pad, batch_size=256):
     """exp(mean cross entropy per target token), padding excluded."""
@@ -62,7 +67,9 @@ def perplexity(model, split, pad, batch_size=256):
         loss, n = sequence_loss(model(inputs)[0], targets, pad)
         total, count = total + loss.item(), count + n
     model.train(was_training)
-    return math.exp(total / count) if count else float("nan")
+    if not count:
+        return float("nan")
+    return exp_or_inf(total / count)
 
 
 def train(cfg, data, run_dir, init_from=None, progress=True):
@@ -99,7 +106,7 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
     deadline = time.perf_counter() + cfg.time_budget * 60 if cfg.time_budget else None
     clip = cfg.clip_norm if cfg.clip_norm else float("inf")
 
-    best_ppl, evals_since_best, step, stop = float("inf"), 0, 0, None
+    best_ppl, latest_ppl, evals_since_best, step, stop = float("inf"), None, 0, 0, None
     train_time, train_tokens = 0.0, 0
     window = {"loss": 0.0, "tokens": 0, "time": 0.0}
     bar = tqdm(total=total_steps, disable=not progress, unit="step", dynamic_ncols=True)
@@ -120,22 +127,22 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
             window["tokens"] += n
             window["time"] += dt
             bar.update()
-            bar.set_postfix(loss=f"{loss_sum.item() / n:.3f}", ppl=f"{math.exp(loss_sum.item() / n):.1f}",
+            bar.set_postfix(loss=f"{loss_sum.item() / n:.3f}", ppl=f"{exp_or_inf(loss_sum.item() / n):.1f}",
                             tok_s=f"{train_tokens / train_time:.0f}", refresh=False)
 
             out_of_time = deadline is not None and time.perf_counter() >= deadline
             last = step == total_steps
             row = None
             if step % cfg.eval_every == 0 or b == len(batches) - 1 or out_of_time or last:
-                ppl = perplexity(model, data.valid, pad)
-                row = {"valid_ppl": ppl}
-                if ppl < best_ppl:
-                    best_ppl, evals_since_best = ppl, 0
+                latest_ppl = perplexity(model, data.valid, pad)
+                row = {"valid_ppl": latest_ppl}
+                if latest_ppl < best_ppl:
+                    best_ppl, evals_since_best = latest_ppl, 0
                     save_checkpoint(run_dir / "best", model, data.vocab, cfg.data,
-                                    {"step": step, "epoch": round(step / steps_per_epoch, 3), "valid_ppl": ppl})
+                                    {"step": step, "epoch": round(step / steps_per_epoch, 3), "valid_ppl": latest_ppl})
                 else:
                     evals_since_best += 1
-                bar.write(f"step {step:>6}  epoch {step / steps_per_epoch:5.2f}  valid ppl {ppl:8.2f}"
+                bar.write(f"step {step:>6}  epoch {step / steps_per_epoch:5.2f}  valid ppl {latest_ppl:8.2f}"
                           f"{'  (best)' if evals_since_best == 0 else ''}")
                 if evals_since_best >= cfg.patience:
                     stop = f"early stopping: no improvement in {cfg.patience} evaluations"
@@ -146,7 +153,8 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
                           lr=optimizer.param_groups[0]["lr"], grad_norm=grad_norm,
                           tokens_per_s=window["tokens"] / window["time"], **row)
                 window = {"loss": 0.0, "tokens": 0, "time": 0.0}
-            if stop is None and out_of_time:
+            evaluated = row is not None and "valid_ppl" in row
+            if stop is None and evaluated and deadline is not None and time.perf_counter() >= deadline:
                 stop = f"time budget of {cfg.time_budget:g} min reached"
             if stop is None and last:
                 stop = "max steps reached" if cfg.max_steps is not None and step == cfg.max_steps else "all epochs done"
@@ -157,7 +165,9 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
     bar.close()
 
     save_checkpoint(run_dir / "last", model, data.vocab, cfg.data,
-                    {"step": step, "epoch": round(step / steps_per_epoch, 3), "valid_ppl": row and row.get("valid_ppl")})
+                    {"step": step, "epoch": round(step / steps_per_epoch, 3), "valid_ppl": latest_ppl})
     plot(log.rows, run_dir / "training.png", f"{cfg.data.corpus} · {cfg.cell} · {cfg.embed_size}/{cfg.hidden_size}")
+    if not math.isfinite(best_ppl):
+        raise RnnlabError(f"training diverged: validation perplexity was never finite (see {run_dir / 'metrics.csv'})")
     best = load_checkpoint(run_dir / "best", cell=cfg.cell, device=device)
     return TrainResult(run_dir, best_ppl, step, step / steps_per_epoch, train_tokens / max(train_time, 1e-9), stop, best)
