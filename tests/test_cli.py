@@ -86,8 +86,9 @@ def test_incomplete_init_checkpoint_leaves_no_run_directory(capsys, files):
     assert not (files / "run").exists()
 
 
-def test_existing_run_directory_is_not_overwritten(capsys, tiny_run):
+def test_existing_run_directory_or_file_is_not_overwritten(capsys, tiny_run):
     fails(capsys, "train", "--corpus", "tangshi", "--out", tiny_run.run_dir, *TINY, match="already exists")
+    fails(capsys, "train", "--corpus", "tangshi", "--out", tiny_run.run_dir / "config.json", *TINY, match="already exists")
 
 
 def test_start_outside_vocabulary(capsys, tiny_run):

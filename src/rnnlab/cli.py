@@ -174,8 +174,8 @@ def cmd_train(args):
         overrides["time_budget"] = args.time_budget or None
     cfg = build_config(args.preset, **overrides, **data_overrides(args))
     out = Path(args.out or f"runs/{Path(cfg.data.corpus).stem}-{cfg.cell}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if out.exists() and any(out.iterdir()):
-        raise RnnlabError(f"{out}: already exists and is not empty; choose another --out")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RnnlabError(f"{out}: already exists; choose another --out")
     pick_device(cfg.device)
     init = load_checkpoint(args.init_from) if args.init_from else None
     data = prepare(cfg.data, vocab=init.vocab if init else None, fetch_missing=cfg.data.corpus == "tang")
