@@ -134,3 +134,21 @@ def test_console_entry_point_prints_no_traceback(files):
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     assert done.stderr.startswith("rnnlab: error:") and "Traceback" not in done.stderr
+
+
+def test_gradcheck_command_reports_every_gradient_within_the_limit(capsys):
+    code, out, _ = run(capsys, "gradcheck", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["worst"] <= 1e-7
+    names = {(r["component"], r["gradient"]) for r in report["rows"]}
+    assert {("lstm", "weight_hh_l1"), ("lstm", "c0"), ("rnn", "U_l0"), ("language model", "embedding.weight")} <= names
+
+
+def test_eval_gives_the_same_perplexity_in_both_engines(capsys, tiny_run):
+    ppl = {}
+    for engine in ("torch", "numpy"):
+        code, out, _ = run(capsys, "eval", "--checkpoint", tiny_run.run_dir, "--corpus", "tangshi", "--split", "valid",
+                           "--engine", engine, "--float64", "--json")
+        assert code == 0
+        ppl[engine] = json.loads(out)["perplexity"]
+    assert abs(ppl["numpy"] - ppl["torch"]) <= 1e-6 * ppl["torch"]

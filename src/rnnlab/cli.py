@@ -121,6 +121,8 @@ def build_parser():
     ev.add_argument("--corpus", required=True, help="tang, tangshi, shakespeare, or a path")
     ev.add_argument("--split", choices=["all", "train", "valid"], default="all",
                     help="valid/train: the split the checkpoint was trained with (default: %(default)s)")
+    ev.add_argument("--engine", choices=["torch", "numpy"], default="torch", help="which engine computes it (default: %(default)s)")
+    ev.add_argument("--float64", action="store_true", help="compute in float64 (always so with --engine numpy)")
     ev.add_argument("--json", action="store_true", help="print JSON")
 
     gen = sub.add_parser("generate", help="write poems with a trained checkpoint")
@@ -132,6 +134,9 @@ def build_parser():
     gen.add_argument("--max-len", type=positive_int, default=64, help="length cap in characters (default: %(default)s)")
     gen.add_argument("--seed", type=int, help="make the output reproducible")
     gen.add_argument("--json", action="store_true", help="print JSON")
+    gc = sub.add_parser("gradcheck", help="check the numpy engine's gradients against central differences and PyTorch")
+    gc.add_argument("--seed", type=int, default=0)
+    gc.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -195,18 +200,25 @@ def cmd_train(args):
 
 
 def cmd_eval(args):
+    import torch
+
     from rnnlab.checkpoint import load_checkpoint
     from rnnlab.data.dataset import Split, prepare
     from rnnlab.train.loop import perplexity
 
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint, dtype=torch.float64 if args.float64 or args.engine == "numpy" else torch.float32)
     config = replace(ckpt.data_config, corpus=args.corpus)
     data = prepare(config, vocab=ckpt.vocab, fetch_missing=args.corpus == "tang")
+    if args.engine == "numpy":
+        from rnnlab.numpy.lm import LanguageModel, perplexity
+        model = LanguageModel(ckpt.model.config, {k: v.numpy() for k, v in ckpt.model.state_dict().items()})
+    else:
+        model = ckpt.model
     split = {"train": data.train, "valid": data.valid, "all": Split.concat([data.train, data.valid])}[args.split]
     report = {"checkpoint": str(ckpt.path), "corpus": data.stats["corpus"], "split": args.split,
               "sequences": len(split), "tokens": split.n_targets,
               "unknown": int((split.tokens == ckpt.vocab.unk).sum()),
-              "perplexity": perplexity(ckpt.model, split, ckpt.vocab.pad)}
+              "engine": args.engine, "perplexity": perplexity(model, split, ckpt.vocab.pad)}
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
@@ -228,20 +240,35 @@ def cmd_generate(args):
         print("\n".join(poems))
 
 
-COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "generate": cmd_generate}
+def cmd_gradcheck(args):
+    from rnnlab.gradcheck import LIMIT, run
+
+    rows = run(args.seed)
+    worst = max(max(r["vs_numeric"], r["vs_torch"]) for r in rows)
+    if args.json:
+        print(json.dumps({"limit": LIMIT, "worst": worst, "rows": rows}))
+    else:
+        print(f"{'component':<16}{'gradient':<18}{'vs numeric':>12}{'vs torch':>12}")
+        for r in rows:
+            print(f"{r['component']:<16}{r['gradient']:<18}{r['vs_numeric']:>12.1e}{r['vs_torch']:>12.1e}")
+        print(f"worst relative error {worst:.1e} (limit {LIMIT:g}): {'ok' if worst <= LIMIT else 'FAILED'}")
+    return 0 if worst <= LIMIT else 1
+
+
+COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "generate": cmd_generate, "gradcheck": cmd_gradcheck}
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
     except RnnlabError as e:
         print(f"rnnlab: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":
