@@ -152,3 +152,14 @@ def test_eval_gives_the_same_perplexity_in_both_engines(capsys, tiny_run):
         assert code == 0
         ppl[engine] = json.loads(out)["perplexity"]
     assert abs(ppl["numpy"] - ppl["torch"]) <= 1e-6 * ppl["torch"]
+
+
+def test_numpy_engine_lowers_perplexity_and_its_checkpoint_writes_poems(capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    code, out, err = run(capsys, "train", "--engine", "numpy", "--corpus", "tangshi", "--epochs", "3",
+                         "--eval-every", "1000", "--lr", "0.01", "--out", out_dir, *TINY)
+    assert code == 0, err
+    ppls = [float(line.split("valid ppl")[1].split()[0]) for line in out.splitlines() if "valid ppl" in line]
+    assert len(ppls) == 3 and ppls[-1] < ppls[0]
+    code, out, _ = run(capsys, "generate", "--checkpoint", out_dir, "--start", "月", "--num", "2", "--seed", "1")
+    assert code == 0 and all(line.startswith("月") for line in out.splitlines()) and len(out.splitlines()) == 2

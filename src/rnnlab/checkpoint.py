@@ -40,9 +40,10 @@ class Checkpoint:
 
 
 def save_checkpoint(folder, model, vocab, data_config, meta):
+    """`model`: either engine's language model (anything with .config and .state_dict())."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    weights = {k: torch.as_tensor(v).detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     config = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(), "data": vars(data_config)}
     atomic_write_bytes(folder / "model.safetensors", save(weights))
     atomic_write_text(folder / "config.json", json.dumps(config, indent=2))

@@ -92,6 +92,8 @@ def build_parser():
                    help="sizes (embedding/hidden, batch, length): " + "; ".join(
                        f"{name}: {p['embed_size']}/{p['hidden_size']}, {p['batch_size']}, {p['seq_len']}" for name, p in PRESETS.items())
                    + " (default: %(default)s)")
+    g.add_argument("--engine", choices=["torch", "numpy"], default="torch",
+                   help="torch, or numpy (hand-written backward, numpy optimizers, CPU) (default: %(default)s)")
     g.add_argument("--cell", choices=["autograd", "native"], default="native",
                    help="LSTM implementation: autograd (the gate equations) or native (nn.LSTM) (default: %(default)s)")
     g.add_argument("--embed-size", type=positive_int, help="embedding (input) size (default: from the preset)")
@@ -172,13 +174,13 @@ def cmd_train(args):
     from rnnlab.train.config import build_config
     from rnnlab.train.loop import pick_device, train
 
-    overrides = {k: getattr(args, k) for k in ("cell", "embed_size", "hidden_size", "num_layers", "activation",
+    overrides = {k: getattr(args, k) for k in ("engine", "cell", "embed_size", "hidden_size", "num_layers", "activation",
                                                "dropout", "init", "optimizer", "lr", "batch_size", "epochs",
                                                "max_steps", "clip_norm", "eval_every", "patience", "seed", "device")}
     if args.time_budget is not None:
         overrides["time_budget"] = args.time_budget or None
     cfg = build_config(args.preset, **overrides, **data_overrides(args))
-    out = Path(args.out or f"runs/{Path(cfg.data.corpus).stem}-{cfg.cell}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(args.out or f"runs/{Path(cfg.data.corpus).stem}-{cfg.cell if cfg.engine == 'torch' else 'numpy'}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RnnlabError(f"{out}: already exists; choose another --out")
     pick_device(cfg.device)
@@ -204,7 +206,7 @@ def cmd_eval(args):
 
     from rnnlab.checkpoint import load_checkpoint
     from rnnlab.data.dataset import Split, prepare
-    from rnnlab.train.loop import perplexity
+    from rnnlab.train.engines import perplexity
 
     ckpt = load_checkpoint(args.checkpoint, dtype=torch.float64 if args.float64 or args.engine == "numpy" else torch.float32)
     config = replace(ckpt.data_config, corpus=args.corpus)

@@ -14,7 +14,7 @@ from rnnlab.numpy import optim
 from rnnlab.numpy.gradcheck import numeric_grad, rel_error
 from rnnlab.numpy.layers import softmax_cross_entropy
 from rnnlab.numpy.lm import LanguageModel, perplexity
-from rnnlab.train.loop import perplexity as torch_perplexity
+from rnnlab.train.engines import perplexity as torch_perplexity
 from tests.conftest import needs_data
 
 TOL = 1e-7

@@ -5,7 +5,8 @@ import torch
 
 from rnnlab.data.dataset import DataConfig, prepare
 from rnnlab.train.config import PRESETS, build_config
-from rnnlab.train.loop import perplexity, train
+from rnnlab.train.engines import perplexity
+from rnnlab.train.loop import train
 from tests.conftest import needs_data
 
 pytestmark = needs_data("tangshi.txt")
@@ -80,3 +81,21 @@ def test_presets_follow_the_reference():
     assert PRESETS["seed-large"] == {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49}
     cfg = build_config("seed-large", hidden_size=128)
     assert cfg.hidden_size == 128 and cfg.data.seq_len == 49 and cfg.betas == (0.5, 0.99)
+
+
+def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):
+    """Same seed: same initial weights and the same batches, so a few SGD steps land in the same place
+    in both engines (up to float32 rounding)."""
+    data = prepare(tiny().data)
+    runs = {engine: train(tiny(engine=engine, optimizer="sgd", lr=0.5, max_steps=3, eval_every=100), data,
+                          tmp_path / engine, progress=False) for engine in ("torch", "numpy")}
+    ours, theirs = (runs[e].checkpoint.model.state_dict() for e in ("numpy", "torch"))
+    start = runs["torch"].checkpoint.model.config
+    torch.manual_seed(0)
+    from rnnlab.nn.lm import LanguageModel
+    initial = LanguageModel(start).state_dict()
+    for name in theirs:
+        assert not torch.equal(theirs[name], initial[name]), name        # training moved every parameter
+        assert torch.allclose(ours[name], theirs[name], rtol=1e-4, atol=1e-6), name
+    rows = {e: list(csv.DictReader(open(tmp_path / e / "metrics.csv"))) for e in runs}
+    assert math.isclose(float(rows["numpy"][-1]["valid_ppl"]), float(rows["torch"][-1]["valid_ppl"]), rel_tol=1e-4)

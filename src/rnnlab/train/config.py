@@ -19,7 +19,8 @@ class TrainConfig:
     embed_size: int = 512
     hidden_size: int = 512
     num_layers: int = 1
-    cell: str = "native"
+    engine: str = "torch"           # torch | numpy
+    cell: str = "native"            # the torch engine's LSTM: autograd | native
     activation: str = "tanh"
     dropout: float = 0.0
     init: str = "uniform"

@@ -1,0 +1,106 @@
+"""The two training engines behind one interface, so the loop does not care who computes gradients.
+
+An engine owns a model and its optimizer:
+    step(inputs, targets, pad, clip) -> (summed loss, target count, gradient norm before clipping)
+    perplexity(split, pad), lr, and model (with .config and .state_dict(), for checkpoints)
+Both start from the same weights for the same seed: the torch model's initialisation, by name.
+"""
+import math
+
+import numpy as np
+import torch
+
+from rnnlab.data.batches import eval_batches, padded_batch
+from rnnlab.errors import RnnlabError
+from rnnlab.nn.lm import LanguageModel, sequence_loss
+from rnnlab.numpy import optim as numpy_optim
+from rnnlab.numpy.lm import LanguageModel as NumpyLanguageModel
+from rnnlab.numpy.lm import perplexity as numpy_perplexity
+
+
+def make_optimizer(cfg, params, library):
+    """`library` is torch.optim or rnnlab.numpy.optim: same class names, same arguments."""
+    if cfg.optimizer == "adam":
+        return library.Adam(params, cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    if cfg.optimizer in ("sgd", "momentum"):
+        momentum = cfg.momentum if cfg.optimizer == "momentum" else 0.0
+        return library.SGD(params, cfg.lr, momentum=momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        return library.RMSprop(params, cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adagrad":
+        return library.Adagrad(params, cfg.lr, weight_decay=cfg.weight_decay)
+    raise RnnlabError(f"unknown optimizer {cfg.optimizer!r}")
+
+
+def exp_or_inf(x):
+    """exp that saturates to inf rather than raising OverflowError (perplexity of a diverged model)."""
+    return math.exp(x) if x < 700 else float("inf")
+
+
+@torch.no_grad()
+def perplexity(model, split, pad, batch_size=256):
+    """exp(mean cross entropy per target token), padding excluded, for a torch model."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for idx in eval_batches(split, batch_size):
+        inputs, targets = (torch.from_numpy(a).to(device) for a in padded_batch(split, idx, pad))
+        loss, n = sequence_loss(model(inputs)[0], targets, pad)
+        total, count = total + loss.item(), count + n
+    model.train(was_training)
+    return exp_or_inf(total / count) if count else float("nan")
+
+
+class TorchEngine:
+    def __init__(self, cfg, model_config, device, init_weights=None):
+        self.device = device
+        self.model = LanguageModel(model_config).to(device)
+        if init_weights is not None:
+            self.model.load_state_dict(init_weights)
+        self.optimizer = make_optimizer(cfg, self.model.parameters(), torch.optim)
+
+    @property
+    def lr(self):
+        return self.optimizer.param_groups[0]["lr"]
+
+    def step(self, inputs, targets, pad, clip):
+        inputs, targets = torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device)
+        loss_sum, n = sequence_loss(self.model(inputs)[0], targets, pad)
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss_sum / n).backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip).item()
+        self.optimizer.step()
+        return loss_sum.item(), n, grad_norm
+
+    def perplexity(self, split, pad):
+        return perplexity(self.model, split, pad)
+
+
+class NumpyEngine:
+    """The numpy language model (float32) with the numpy optimizers; CPU only, no dropout."""
+
+    def __init__(self, cfg, model_config, device, init_weights=None):
+        if device != "cpu":
+            raise RnnlabError("the numpy engine runs on the CPU only; use --device cpu")
+        weights = init_weights if init_weights is not None else LanguageModel(model_config).state_dict()
+        self.model = NumpyLanguageModel(model_config, {k: v.cpu().numpy().astype(np.float32) for k, v in weights.items()})
+        self.params = list(self.model.params().values())
+        self.optimizer = make_optimizer(cfg, self.params, numpy_optim)
+
+    @property
+    def lr(self):
+        return self.optimizer.lr
+
+    def step(self, inputs, targets, pad, clip):
+        self.optimizer.zero_grad()
+        loss, n = self.model.loss_and_backward(inputs, targets, pad)
+        grad_norm = numpy_optim.clip_grad_norm(self.params, clip)
+        self.optimizer.step()
+        return float(loss) * n, n, grad_norm
+
+    def perplexity(self, split, pad):
+        return numpy_perplexity(self.model, split, pad)
+
+
+ENGINES = {"torch": TorchEngine, "numpy": NumpyEngine}
