@@ -86,6 +86,7 @@ class LSTMLayer:
         a = (x.reshape(B * T, -1) @ self.weight_ih.v.T + (self.bias_ih.v + self.bias_hh.v)).reshape(B, T, 4 * H)
         h = np.empty((B, T + 1, H), dtype=x.dtype)      # h[:, t + 1] is h_t; h[:, 0] is h_0
         c = np.empty((B, T + 1, H), dtype=x.dtype)
+        tanh_c = np.empty((B, T, H), dtype=x.dtype)     # kept for the backward pass
         h[:, 0], c[:, 0] = h0, c0
         w_hh_t = self.weight_hh.v.T
         for t in range(T):
@@ -96,8 +97,9 @@ class LSTMLayer:
             a_t[:, 3 * H:] = sigmoid(a_t[:, 3 * H:])      # o
             i, f, g, o = a_t[:, :H], a_t[:, H:2 * H], a_t[:, 2 * H:3 * H], a_t[:, 3 * H:]
             c[:, t + 1] = f * c[:, t] + i * g
-            h[:, t + 1] = o * np.tanh(c[:, t + 1])
-        self.x, self.gates, self.h, self.c = x, a, h, c
+            np.tanh(c[:, t + 1], out=tanh_c[:, t])
+            np.multiply(o, tanh_c[:, t], out=h[:, t + 1])
+        self.x, self.gates, self.h, self.c, self.tanh_c = x, a, h, c, tanh_c
         return h[:, 1:], h[:, T], c[:, T]
 
     def backward(self, dh_out, dh_n, dc_n):
@@ -111,7 +113,7 @@ class LSTMLayer:
         dh_next, dc_next = dh_n, dc_n
         for t in reversed(range(T)):
             i, f, g, o = gates[:, t, :H], gates[:, t, H:2 * H], gates[:, t, 2 * H:3 * H], gates[:, t, 3 * H:]
-            tanh_c = np.tanh(c[:, t + 1])
+            tanh_c = self.tanh_c[:, t]
             dh = dh_out[:, t] + dh_next                          # dL/dh_t = output part + (dh_{t+1}/dh_t)^T dL/dh_{t+1}
             dc = dc_next + dh * o * (1 - tanh_c ** 2)            # dL/dC_t = dL/dC_{t+1} f_{t+1} + dL/dh_t o_t (1 - tanh²C_t)
             da_t = da[:, t]
