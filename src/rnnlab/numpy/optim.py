@@ -103,12 +103,11 @@ class Adam(Optimizer):
         p.v -= self.lr / (1 - b1 ** self.t) * m / denom
 
 
-class Adamax(Optimizer):
+class Adamax(Adam):
     """Adam with the infinity norm: u = max(β2 u, |g| + eps);  v -= lr / (1-β1^t) · m / u."""
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr, weight_decay)
-        self.betas, self.eps = betas, eps
+        super().__init__(params, lr, betas, eps, weight_decay)
 
     def update(self, p, g):
         b1, b2 = self.betas
