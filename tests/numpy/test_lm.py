@@ -85,3 +85,11 @@ def test_same_checkpoint_same_perplexity_in_both_engines(tiny_run):
     ours = perplexity(LanguageModel(ckpt.model.config, weights), data.valid, ckpt.vocab.pad)
     theirs = torch_perplexity(ckpt.model, data.valid, ckpt.vocab.pad)
     assert math.isfinite(ours) and abs(ours - theirs) <= 1e-6 * theirs
+
+
+def test_perplexity_of_a_diverged_model_is_inf_not_an_error():
+    from rnnlab.data.dataset import Split
+    _, model = twins()
+    model.decoder.weight.v *= 1e6
+    split = Split.from_lists([[2, 5, 6, 7, 8, 3], [2, 4, 4, 1, 3]])
+    assert perplexity(model, split, pad=0) == float("inf")

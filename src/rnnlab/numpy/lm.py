@@ -66,4 +66,9 @@ def perplexity(model, split, pad, batch_size=256):
         loss, _ = softmax_cross_entropy(model.forward(inputs)[0], targets, pad)
         n = int((targets != pad).sum())
         total, count = total + loss * n, count + n
-    return math.exp(total / count) if count else float("nan")
+    return exp_or_inf(total / count) if count else float("nan")
+
+
+def exp_or_inf(x):
+    """exp that saturates to inf rather than raising OverflowError (perplexity of a diverged model)."""
+    return math.exp(x) if x < 700 else float("inf")

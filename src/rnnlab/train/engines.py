@@ -5,8 +5,6 @@ An engine owns a model and its optimizer:
     perplexity(split, pad), lr, and model (with .config and .state_dict(), for checkpoints)
 Both start from the same weights for the same seed: the torch model's initialisation, by name.
 """
-import math
-
 import numpy as np
 import torch
 
@@ -15,6 +13,7 @@ from rnnlab.errors import RnnlabError
 from rnnlab.nn.lm import LanguageModel, sequence_loss
 from rnnlab.numpy import optim as numpy_optim
 from rnnlab.numpy.lm import LanguageModel as NumpyLanguageModel
+from rnnlab.numpy.lm import exp_or_inf
 from rnnlab.numpy.lm import perplexity as numpy_perplexity
 
 
@@ -30,11 +29,6 @@ def make_optimizer(cfg, params, library):
     if cfg.optimizer == "adagrad":
         return library.Adagrad(params, cfg.lr, weight_decay=cfg.weight_decay)
     raise RnnlabError(f"unknown optimizer {cfg.optimizer!r}")
-
-
-def exp_or_inf(x):
-    """exp that saturates to inf rather than raising OverflowError (perplexity of a diverged model)."""
-    return math.exp(x) if x < 700 else float("inf")
 
 
 @torch.no_grad()
