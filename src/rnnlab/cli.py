@@ -80,6 +80,10 @@ def build_parser():
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)
     fetch = data_sub.add_parser("fetch", help="download a corpus into the data folder and verify its SHA-256 hashes")
     fetch.add_argument("name", choices=["tang"])
+    dig = data_sub.add_parser("digits", help="write the digit-sum memory task: {L}/train.txt, dev.txt, test.txt")
+    dig.add_argument("--out", required=True, metavar="DIR")
+    dig.add_argument("--lengths", type=positive_int, nargs="+", default=[5, 10, 15, 20, 25, 30, 35])
+    dig.add_argument("--seed", type=int, default=0)
     prep = data_sub.add_parser("prepare", help="clean, split and encode a corpus; print what was kept and dropped")
     add_data_args(prep)
 
@@ -148,6 +152,11 @@ def cmd_data(args):
 
     if args.data_command == "fetch":
         print(f"Tang corpus ready and verified at {sources.fetch_tang()}")
+        return
+    if args.data_command == "digits":
+        from rnnlab.data import digits
+        for folder in digits.write(args.out, args.lengths, args.seed):
+            print(f"wrote {folder}/train.txt (300), dev.txt (100), test.txt (100)")
         return
     config = replace(DataConfig(), **{k: v for k, v in data_overrides(args).items() if v is not None})
     t0 = time.perf_counter()
