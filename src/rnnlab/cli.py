@@ -140,6 +140,12 @@ def build_parser():
     gen.add_argument("--max-len", type=positive_int, default=64, help="length cap in characters (default: %(default)s)")
     gen.add_argument("--seed", type=int, help="make the output reproducible")
     gen.add_argument("--json", action="store_true", help="print JSON")
+    ex = sub.add_parser("experiment", help="run an experiment and write its CSV, plots and summary.md")
+    ex.add_argument("name", choices=["explosion", "memory"])
+    ex.add_argument("--out", required=True, metavar="DIR")
+    ex.add_argument("--quick", action="store_true", help="a few epochs only: checks that it runs")
+    ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--global-norm", action="store_true", help="explosion: clip by the global norm instead of per tensor")
     gc = sub.add_parser("gradcheck", help="check the numpy engine's gradients against central differences and PyTorch")
     gc.add_argument("--seed", type=int, default=0)
     gc.add_argument("--json", action="store_true", help="print JSON")
@@ -251,6 +257,15 @@ def cmd_generate(args):
         print("\n".join(poems))
 
 
+def cmd_experiment(args):
+    import importlib
+
+    module = importlib.import_module(f"rnnlab.experiments.{args.name}")
+    extra = {"global_norm": args.global_norm} if args.name == "explosion" else {}
+    module.run(args.out, quick=args.quick, seed=args.seed, **extra)
+    print((Path(args.out) / "summary.md").read_text(encoding="utf-8"))
+
+
 def cmd_gradcheck(args):
     from rnnlab.gradcheck import LIMIT, run
 
@@ -266,7 +281,8 @@ def cmd_gradcheck(args):
     return 0 if worst <= LIMIT else 1
 
 
-COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "generate": cmd_generate, "gradcheck": cmd_gradcheck}
+COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "generate": cmd_generate, "gradcheck": cmd_gradcheck,
+            "experiment": cmd_experiment}
 
 
 def main(argv=None):

@@ -1,0 +1,48 @@
+import csv
+
+import pytest
+import torch
+
+from rnnlab.cli import main
+from rnnlab.train.clipping import clip_gradients
+
+
+def grads(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    params = [torch.zeros(3, 4, dtype=torch.float64, requires_grad=True), torch.zeros(5, dtype=torch.float64, requires_grad=True)]
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=g, dtype=torch.float64) * 10
+    return params
+
+
+@pytest.mark.parametrize("kwargs, reference", [
+    ({"norm": 2.0}, lambda ps: torch.nn.utils.clip_grad_norm_(ps, 2.0)),
+    ({"norm": 2.0, "per_tensor": True}, lambda ps: [torch.nn.utils.clip_grad_norm_([p], 2.0) for p in ps]),
+    ({"value": 0.5}, lambda ps: torch.nn.utils.clip_grad_value_(ps, 0.5)),
+])
+def test_clipping_matches_torch_nn_utils(kwargs, reference):
+    ours, theirs = grads(), grads()
+    before = torch.sqrt(sum((p.grad ** 2).sum() for p in ours)).item()
+    assert clip_gradients(ours, **kwargs) == pytest.approx(before, rel=1e-12)
+    reference(theirs)
+    for p, q in zip(ours, theirs):
+        assert torch.equal(p.grad, q.grad)
+    if kwargs.get("per_tensor"):
+        assert all(p.grad.norm() <= 2.0 + 1e-9 for p in ours)
+
+
+def test_explosion_quick_writes_its_files(tmp_path, capsys):
+    assert main(["experiment", "explosion", "--out", str(tmp_path), "--quick"]) == 0
+    assert {"grad_norms.csv", "explosion.png", "clipped.png", "summary.md"} <= {p.name for p in tmp_path.iterdir()}
+    rows = list(csv.DictReader(open(tmp_path / "grad_norms.csv")))
+    assert {r["run"] for r in rows} == {"no clipping", "clip norm 5.0 (per tensor)", "clip value 0.5"}
+    assert len(rows) == 3 * 5 * 5 and all(float(r["W"]) >= 0 for r in rows)    # 3 runs x 5 epochs x 5 batches
+    assert "| no clipping |" in capsys.readouterr().out
+
+
+def test_memory_quick_writes_its_files(tmp_path, capsys):
+    assert main(["experiment", "memory", "--out", str(tmp_path), "--quick"]) == 0
+    assert {"accuracy.csv", "accuracy.png", "summary.md"} <= {p.name for p in tmp_path.iterdir()}
+    rows = list(csv.DictReader(open(tmp_path / "accuracy.csv")))
+    assert [r["model"] for r in rows] == ["simple RNN", "LSTM", "bidirectional RNN", "bidirectional LSTM"]
+    assert all(0 <= float(r["L=10"]) <= 1 for r in rows)
