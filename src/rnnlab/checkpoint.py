@@ -43,12 +43,18 @@ def save_checkpoint(folder, model, vocab, data_config, meta):
     """`model`: either engine's language model (anything with .config and .state_dict())."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if not weights_are_finite(model):
+        raise RnnlabError(f"refusing to write {folder}: the model has non-finite weights")
     weights = {k: torch.as_tensor(v).detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     config = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(), "data": vars(data_config)}
     atomic_write_bytes(folder / "model.safetensors", save(weights))
     atomic_write_text(folder / "config.json", json.dumps(config, indent=2))
     atomic_write_text(folder / "vocab.json", vocab.to_json())
     atomic_write_text(folder / "meta.json", json.dumps(meta, indent=2))
+
+
+def weights_are_finite(model):
+    return all(bool(torch.isfinite(torch.as_tensor(v)).all()) for v in model.state_dict().values())
 
 
 def resolve_checkpoint(path):

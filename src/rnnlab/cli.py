@@ -115,6 +115,11 @@ def build_parser():
     g.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps")
     g.add_argument("--time-budget", type=non_negative_float, metavar="MINUTES", help="stop after this long (default 15; 0 = no limit)")
     g.add_argument("--clip-norm", type=positive_float, help="clip gradients to this global norm")
+    g.add_argument("--clip-per-tensor", action="store_true", help="apply --clip-norm to each tensor on its own")
+    g.add_argument("--clip-value", type=positive_float, help="clamp every gradient entry to [-v, v]")
+    g.add_argument("--weight-decay", type=non_negative_float, help="L2 penalty (default 0)")
+    g.add_argument("--l1", type=non_negative_float, help="L1 penalty (default 0)")
+    g.add_argument("--log-grad-norms", action="store_true", help="per-parameter gradient norms in metrics.csv")
     g.add_argument("--eval-every", type=positive_int, help="validate every N steps (default 500) and at each epoch end")
     g.add_argument("--patience", type=positive_int, help="stop after N evaluations without improvement (default 3)")
     g.add_argument("--seed", type=int, help="seed for initialisation, data order and sampling (default 0)")
@@ -191,7 +196,9 @@ def cmd_train(args):
 
     overrides = {k: getattr(args, k) for k in ("engine", "cell", "embed_size", "hidden_size", "num_layers", "activation",
                                                "dropout", "init", "optimizer", "lr", "batch_size", "epochs",
-                                               "max_steps", "clip_norm", "eval_every", "patience", "seed", "device")}
+                                               "max_steps", "clip_norm", "clip_value", "weight_decay", "l1", "eval_every",
+                                               "patience", "seed", "device")}
+    overrides.update(clip_per_tensor=args.clip_per_tensor or None, log_grad_norms=args.log_grad_norms or None)
     if args.time_budget is not None:
         overrides["time_budget"] = args.time_budget or None
     cfg = build_config(args.preset, **overrides, **data_overrides(args))
@@ -205,6 +212,8 @@ def cmd_train(args):
     print(f"{s['corpus']}: {s['train']} train / {s['valid']} valid sequences, vocabulary {s['vocab_size']}")
     result = train(cfg, data, out, init_from=init, progress=not args.no_progress)
     print(f"\n{result.stop_reason} after {result.steps} steps ({result.epochs:.2f} epochs), {result.tokens_per_s:.0f} tokens/s")
+    if result.nonfinite_steps:
+        print(f"{result.nonfinite_steps} steps with a non-finite loss or gradient were skipped")
     print(f"best validation perplexity {result.best_ppl:.2f}; run saved in {result.run_dir}")
     ckpt = result.checkpoint
     starts = [c for c in START_CHARS if c in ckpt.vocab]

@@ -1,9 +1,12 @@
 import csv
 import math
 
+import numpy as np
+import pytest
 import torch
 
 from rnnlab.data.dataset import DataConfig, prepare
+from rnnlab.nn.lm import ModelConfig
 from rnnlab.train.config import PRESETS, build_config
 from rnnlab.train.engines import perplexity
 from rnnlab.train.loop import train
@@ -99,3 +102,40 @@ def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):
         assert torch.allclose(ours[name], theirs[name], rtol=1e-4, atol=1e-6), name
     rows = {e: list(csv.DictReader(open(tmp_path / e / "metrics.csv"))) for e in runs}
     assert math.isclose(float(rows["numpy"][-1]["valid_ppl"]), float(rows["torch"][-1]["valid_ppl"]), rel_tol=1e-4)
+
+
+@pytest.mark.parametrize("engine", ["torch", "numpy"])
+def test_a_non_finite_step_changes_nothing_and_is_never_saved(engine, tmp_path):
+    from rnnlab.checkpoint import save_checkpoint
+    from rnnlab.errors import RnnlabError
+    from rnnlab.train.engines import ENGINES
+
+    cfg = tiny(engine=engine, optimizer="sgd", lr=0.1)
+    data = prepare(cfg.data)
+    model_cfg = ModelConfig(len(data.vocab), cfg.embed_size, cfg.hidden_size)
+    torch.manual_seed(0)
+    eng = ENGINES[engine](cfg, model_cfg, "cpu")
+    weights = eng.model.state_dict()
+    weights["decoder.bias"][5] = float("nan")                # poison one weight: every loss becomes NaN
+    before = {k: torch.as_tensor(v).clone() for k, v in weights.items()}
+    from rnnlab.data.batches import padded_batch
+    loss, n, norm, _ = eng.step(*padded_batch(data.train, np.arange(8), data.vocab.pad), data.vocab.pad)
+    assert not math.isfinite(loss) and n > 0
+    after = eng.model.state_dict()
+    for k in before:
+        torch.testing.assert_close(torch.as_tensor(after[k]), before[k], rtol=0, atol=0, equal_nan=True)
+    with pytest.raises(RnnlabError, match="non-finite"):
+        save_checkpoint(tmp_path / "ckpt", eng.model, data.vocab, cfg.data, {})
+    assert not (tmp_path / "ckpt" / "model.safetensors").exists()
+
+
+def test_value_clipping_and_gradient_norm_columns(tmp_path):
+    cfg = tiny(max_steps=2, eval_every=100, optimizer="sgd", lr=1.0, clip_value=1e-4, log_grad_norms=True)
+    result = train(cfg, prepare(cfg.data), tmp_path / "run", progress=False)
+    torch.manual_seed(cfg.seed)
+    from rnnlab.nn.lm import LanguageModel
+    start = LanguageModel(result.checkpoint.model.config).state_dict()
+    for name, value in result.checkpoint.model.state_dict().items():
+        assert (value - start[name]).abs().max() <= 2 * 1e-4 + 1e-7, name
+    header = open(tmp_path / "run" / "metrics.csv").readline().strip().split(",")
+    assert "grad_norm:rnn.weight_hh_l0" in header and "grad_norm:embedding.weight" in header

@@ -130,3 +130,16 @@ def clip_grad_value(params, clip_value):
     """Clip every gradient entry into [-clip_value, clip_value]."""
     for p in params:
         np.clip(p.d, -clip_value, clip_value, out=p.d)
+
+
+def clip_gradients(params, norm=None, value=None, per_tensor=False):
+    """As rnnlab.train.clipping.clip_gradients: by global norm, per tensor, and/or by value; returns the
+    global norm measured before clipping."""
+    params = list(params)
+    total = clip_grad_norm(params, norm if norm is not None and not per_tensor else float("inf"))
+    if norm is not None and per_tensor:
+        for p in params:
+            clip_grad_norm([p], norm)
+    if value is not None:
+        clip_grad_value(params, value)
+    return total

@@ -34,6 +34,10 @@ class TrainConfig:
     max_steps: int | None = None
     time_budget: float | None = 15.0  # minutes; None for no limit
     clip_norm: float | None = None
+    clip_value: float | None = None
+    clip_per_tensor: bool = False     # clip each tensor to clip_norm on its own
+    l1: float = 0.0                   # L1 penalty (weight_decay is the L2 one)
+    log_grad_norms: bool = False      # per-parameter gradient norms in metrics.csv
     eval_every: int = 500             # steps; validation also runs at every epoch end
     log_every: int = 50
     patience: int = 3                 # evaluations without improvement before stopping

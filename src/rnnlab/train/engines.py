@@ -1,10 +1,13 @@
 """The two training engines behind one interface, so the loop does not care who computes gradients.
 
 An engine owns a model and its optimizer:
-    step(inputs, targets, pad, clip) -> (summed loss, target count, gradient norm before clipping)
+    step(inputs, targets, pad) -> (summed loss, target count, gradient norm before clipping, per-parameter norms)
+        with the config's L1 penalty and clipping; a step whose loss or gradient is not finite changes nothing
     perplexity(split, pad), lr, and model (with .config and .state_dict(), for checkpoints)
 Both start from the same weights for the same seed: the torch model's initialisation, by name.
 """
+import math
+
 import numpy as np
 import torch
 
@@ -15,6 +18,7 @@ from rnnlab.numpy import optim as numpy_optim
 from rnnlab.numpy.lm import LanguageModel as NumpyLanguageModel
 from rnnlab.numpy.lm import exp_or_inf
 from rnnlab.numpy.lm import perplexity as numpy_perplexity
+from rnnlab.train.clipping import clip_gradients
 
 
 def make_optimizer(cfg, params, library):
@@ -48,7 +52,7 @@ def perplexity(model, split, pad, batch_size=256):
 
 class TorchEngine:
     def __init__(self, cfg, model_config, device, init_weights=None):
-        self.device = device
+        self.cfg, self.device = cfg, device
         self.model = LanguageModel(model_config).to(device)
         if init_weights is not None:
             self.model.load_state_dict(init_weights)
@@ -58,14 +62,20 @@ class TorchEngine:
     def lr(self):
         return self.optimizer.param_groups[0]["lr"]
 
-    def step(self, inputs, targets, pad, clip):
+    def step(self, inputs, targets, pad):
+        cfg = self.cfg
         inputs, targets = torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device)
         loss_sum, n = sequence_loss(self.model(inputs)[0], targets, pad)
+        loss = loss_sum / n
+        if cfg.l1:
+            loss = loss + cfg.l1 * sum(p.abs().sum() for p in self.model.parameters())
         self.optimizer.zero_grad(set_to_none=True)
-        (loss_sum / n).backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip).item()
-        self.optimizer.step()
-        return loss_sum.item(), n, grad_norm
+        loss.backward()
+        norms = {k: p.grad.norm().item() for k, p in self.model.named_parameters()} if cfg.log_grad_norms else {}
+        grad_norm = clip_gradients(self.model.parameters(), cfg.clip_norm, cfg.clip_value, cfg.clip_per_tensor)
+        if math.isfinite(loss.item()) and math.isfinite(grad_norm):
+            self.optimizer.step()
+        return loss_sum.item(), n, grad_norm, norms
 
     def perplexity(self, split, pad):
         return perplexity(self.model, split, pad)
@@ -79,19 +89,25 @@ class NumpyEngine:
             raise RnnlabError("the numpy engine runs on the CPU only; use --device cpu")
         weights = init_weights if init_weights is not None else LanguageModel(model_config).state_dict()
         self.model = NumpyLanguageModel(model_config, {k: v.cpu().numpy().astype(np.float32) for k, v in weights.items()})
-        self.params = list(self.model.params().values())
+        self.cfg, self.params = cfg, list(self.model.params().values())
         self.optimizer = make_optimizer(cfg, self.params, numpy_optim)
 
     @property
     def lr(self):
         return self.optimizer.lr
 
-    def step(self, inputs, targets, pad, clip):
+    def step(self, inputs, targets, pad):
+        cfg = self.cfg
         self.optimizer.zero_grad()
         loss, n = self.model.loss_and_backward(inputs, targets, pad)
-        grad_norm = numpy_optim.clip_grad_norm(self.params, clip)
-        self.optimizer.step()
-        return float(loss) * n, n, grad_norm
+        if cfg.l1:
+            for p in self.params:
+                p.d += cfg.l1 * np.sign(p.v)      # d/dv of l1 * |v|
+        norms = {k: float(np.linalg.norm(p.d)) for k, p in self.model.params().items()} if cfg.log_grad_norms else {}
+        grad_norm = numpy_optim.clip_gradients(self.params, cfg.clip_norm, cfg.clip_value, cfg.clip_per_tensor)
+        if math.isfinite(loss) and math.isfinite(grad_norm):
+            self.optimizer.step()
+        return float(loss) * n, n, grad_norm, norms
 
     def perplexity(self, split, pad):
         return numpy_perplexity(self.model, split, pad)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rnnlab.checkpoint import load_checkpoint, save_checkpoint
+from rnnlab.checkpoint import load_checkpoint, save_checkpoint, weights_are_finite
 from rnnlab.data.batches import epoch_batches, padded_batch
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_text
@@ -28,6 +28,7 @@ class TrainResult:
     tokens_per_s: float
     stop_reason: str
     checkpoint: object   # the best Checkpoint, loaded back
+    nonfinite_steps: int = 0
 
 
 def pick_device(name):
@@ -59,7 +60,8 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
     atomic_write_text(run_dir / "config.json", json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict(),
                                                            "data_stats": data.stats}, indent=2, ensure_ascii=False))
     atomic_write_text(run_dir / "vocab.json", data.vocab.to_json())
-    log = MetricsLog(run_dir / "metrics.csv")
+    extra = [f"grad_norm:{name}" for name in engine.model.state_dict()] if cfg.log_grad_norms else []
+    log = MetricsLog(run_dir / "metrics.csv", extra)
 
     pad = data.vocab.pad
     steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
@@ -67,9 +69,7 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
     deadline = time.perf_counter() + cfg.time_budget * 60 if cfg.time_budget else None
-    clip = cfg.clip_norm if cfg.clip_norm else float("inf")
-
-    best_ppl, latest_ppl, evals_since_best, step, stop = float("inf"), None, 0, 0, None
+    best_ppl, latest_ppl, evals_since_best, step, stop, nonfinite = float("inf"), None, 0, 0, None, 0
     train_time, train_tokens = 0.0, 0
     window = {"loss": 0.0, "tokens": 0, "time": 0.0}
     bar = tqdm(total=total_steps, disable=not progress, unit="step", dynamic_ncols=True)
@@ -77,16 +77,19 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
         batches = epoch_batches(len(data.train), cfg.batch_size, rng)
         for b, idx in enumerate(batches):
             t0 = time.perf_counter()
-            loss_sum, n, grad_norm = engine.step(*padded_batch(data.train, idx, pad), pad, clip)
+            loss_sum, n, grad_norm, norms = engine.step(*padded_batch(data.train, idx, pad), pad)
             dt = time.perf_counter() - t0
             step += 1
             train_time, train_tokens = train_time + dt, train_tokens + n
-            window["loss"] += loss_sum
-            window["tokens"] += n
-            window["time"] += dt
+            if math.isfinite(loss_sum) and math.isfinite(grad_norm):
+                window["loss"] += loss_sum
+                window["tokens"] += n
+                window["time"] += dt
+            else:
+                nonfinite += 1            # the engine skipped this update
             bar.update()
             bar.set_postfix(loss=f"{loss_sum / n:.3f}", ppl=f"{exp_or_inf(loss_sum / n):.1f}",
-                            tok_s=f"{train_tokens / train_time:.0f}", refresh=False)
+                            tok_s=f"{train_tokens / train_time:.0f}", skipped=nonfinite, refresh=False)
 
             out_of_time = deadline is not None and time.perf_counter() >= deadline
             last = step == total_steps
@@ -106,10 +109,12 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
                     stop = f"early stopping: no improvement in {cfg.patience} evaluations"
             elif step % cfg.log_every == 0:
                 row = {}
-            if row is not None and window["tokens"]:
-                log.write(step=step, epoch=round(step / steps_per_epoch, 4), train_loss=window["loss"] / window["tokens"],
+            if row is not None:
+                log.write(step=step, epoch=round(step / steps_per_epoch, 4),
+                          train_loss=window["loss"] / window["tokens"] if window["tokens"] else None,
                           lr=engine.lr, grad_norm=grad_norm,
-                          tokens_per_s=window["tokens"] / window["time"], **row)
+                          tokens_per_s=window["tokens"] / window["time"] if window["time"] else None,
+                          **{f"grad_norm:{k}": v for k, v in norms.items()}, **row)
                 window = {"loss": 0.0, "tokens": 0, "time": 0.0}
             evaluated = row is not None and "valid_ppl" in row
             if stop is None and evaluated and deadline is not None and time.perf_counter() >= deadline:
@@ -122,10 +127,12 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
             break
     bar.close()
 
-    save_checkpoint(run_dir / "last", engine.model, data.vocab, cfg.data,
-                    {"step": step, "epoch": round(step / steps_per_epoch, 3), "valid_ppl": latest_ppl})
+    if weights_are_finite(engine.model):
+        save_checkpoint(run_dir / "last", engine.model, data.vocab, cfg.data,
+                        {"step": step, "epoch": round(step / steps_per_epoch, 3), "valid_ppl": latest_ppl})
     plot(log.rows, run_dir / "training.png", f"{cfg.data.corpus} · {cfg.engine}/{cfg.cell} · {cfg.embed_size}/{cfg.hidden_size}")
     if not math.isfinite(best_ppl):
         raise RnnlabError(f"training diverged: validation perplexity was never finite (see {run_dir / 'metrics.csv'})")
     best = load_checkpoint(run_dir / "best", cell=cfg.cell, device=device)
-    return TrainResult(run_dir, best_ppl, step, step / steps_per_epoch, train_tokens / max(train_time, 1e-9), stop, best)
+    return TrainResult(run_dir, best_ppl, step, step / steps_per_epoch, train_tokens / max(train_time, 1e-9), stop, best,
+                       nonfinite)

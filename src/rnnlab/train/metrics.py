@@ -8,16 +8,17 @@ COLUMNS = ("step", "epoch", "train_loss", "valid_ppl", "lr", "grad_norm", "token
 class MetricsLog:
     """Appends one row per log interval or evaluation; blank cells where a value was not measured."""
 
-    def __init__(self, path):
+    def __init__(self, path, extra_columns=()):
         self.path = path
+        self.columns = COLUMNS + tuple(extra_columns)
         self.rows = []
         with open(path, "w", newline="") as f:
-            csv.writer(f).writerow(COLUMNS)
+            csv.writer(f).writerow(self.columns)
 
     def write(self, **row):
         self.rows.append(row)
         with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow(_fmt(row.get(c)) for c in COLUMNS)
+            csv.writer(f).writerow(_fmt(row.get(c)) for c in self.columns)
 
 
 def _fmt(value):
