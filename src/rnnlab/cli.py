@@ -146,7 +146,7 @@ def build_parser():
     gen.add_argument("--seed", type=int, help="make the output reproducible")
     gen.add_argument("--json", action="store_true", help="print JSON")
     ex = sub.add_parser("experiment", help="run an experiment and write its CSV, plots and summary.md")
-    ex.add_argument("name", choices=["explosion", "memory"])
+    ex.add_argument("name", choices=["explosion", "memory", "vanishing"])
     ex.add_argument("--out", required=True, metavar="DIR")
     ex.add_argument("--quick", action="store_true", help="a few epochs only: checks that it runs")
     ex.add_argument("--seed", type=int, default=0)

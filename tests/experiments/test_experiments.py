@@ -46,3 +46,34 @@ def test_memory_quick_writes_its_files(tmp_path, capsys):
     rows = list(csv.DictReader(open(tmp_path / "accuracy.csv")))
     assert [r["model"] for r in rows] == ["simple RNN", "LSTM", "bidirectional RNN", "bidirectional LSTM"]
     assert all(0 <= float(r["L=10"]) <= 1 for r in rows)
+
+
+def test_vanishing_quick_writes_its_files(tmp_path, capsys):
+    assert main(["experiment", "vanishing", "--out", str(tmp_path), "--quick"]) == 0
+    assert {"vanishing.png", "summary.md"} <= {p.name for p in tmp_path.iterdir()}
+    assert "| simple RNN, untrained |" in (tmp_path / "summary.md").read_text()
+
+
+def test_hidden_gradients_are_the_total_derivative():
+    """|dL/dh_t| from the probe equals the gradient obtained by perturbing h_t directly (finite differences)."""
+    import torch.nn.functional as F
+
+    from rnnlab.experiments.vanishing import hidden_gradient_norms
+    from rnnlab.nn.classify import DigitSumClassifier
+
+    torch.manual_seed(0)
+    model = DigitSumClassifier("rnn", embed_size=4, hidden_size=5).double()
+    digits, labels = torch.randint(0, 10, (1, 6)), torch.tensor([3])
+    norms = hidden_gradient_norms(model, digits, labels)
+    layer, x = model.forward_rnn, model.embedding(digits).detach()
+    x_proj = layer.input_projection(x).detach()
+
+    def loss_with(t, delta):
+        h = torch.zeros(1, 5, dtype=torch.float64)
+        for s in range(6):
+            h = layer.step(x_proj[:, s], h) + (delta if s == t else 0)
+        return F.cross_entropy(model.classifier(h), labels).item()
+    eps = 1e-6
+    for t in (0, 3, 5):
+        grad = torch.tensor([(loss_with(t, eps * e) - loss_with(t, -eps * e)) / (2 * eps) for e in torch.eye(5, dtype=torch.float64)])
+        assert abs(grad.norm().item() - norms[t]) <= 1e-6 * norms[t] + 1e-12

@@ -31,6 +31,18 @@ class AutogradLSTM(nn.Module):
     def layer_params(self, layer):
         return [getattr(self, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
+    def input_projection(self, x, layer=0):
+        """x_t W_ih^T + b_ih + b_hh for all steps at once: (B, T, I) -> (B, T, 4H)."""
+        w_ih, _, b_ih, b_hh = self.layer_params(layer)
+        return torch.addmm(b_ih + b_hh, x.reshape(-1, x.shape[-1]), w_ih.t()).view(x.shape[0], -1, w_ih.shape[0])
+
+    def step(self, x_proj_t, h, c, layer=0):
+        """One time step: the recurrence h_{t-1} W_hh^T and the gates. Returns (h_t, C_t)."""
+        gates = torch.addmm(x_proj_t, h, getattr(self, f"weight_hh_l{layer}").t())
+        i, f, g, o = gates.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
     def forward(self, x, state=None):
         batch = x.shape[0]
         if state is None:
@@ -40,15 +52,11 @@ class AutogradLSTM(nn.Module):
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0:
                 x = nn.functional.dropout(x, self.dropout, self.training)
-            w_ih, w_hh, b_ih, b_hh = self.layer_params(layer)
-            x_proj = torch.addmm(b_ih + b_hh, x.reshape(-1, x.shape[-1]), w_ih.t()).view(batch, -1, w_ih.shape[0])
+            x_proj = self.input_projection(x, layer)
             h, c = state[0][layer], state[1][layer]
             outputs = []
             for t in range(x.shape[1]):
-                gates = torch.addmm(x_proj[:, t], h, w_hh.t())
-                i, f, g, o = gates.chunk(4, dim=1)
-                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                h = torch.sigmoid(o) * torch.tanh(c)
+                h, c = self.step(x_proj[:, t], h, c, layer)
                 outputs.append(h)
             x = torch.stack(outputs, dim=1)
             h_out.append(h)

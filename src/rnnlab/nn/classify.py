@@ -23,12 +23,19 @@ class SimpleRNN(nn.Module):
         """x (B, T, I) -> all hidden states (B, T, H) and the last one (B, H)."""
         if h is None:
             h = x.new_zeros(x.shape[0], self.hidden_size)
-        x_proj = x @ self.W + self.b                   # the input part for all steps in one matmul
+        x_proj = self.input_projection(x)
         outputs = []
         for t in range(x.shape[1]):
-            h = torch.tanh(x_proj[:, t] + h @ self.U)
+            h = self.step(x_proj[:, t], h)
             outputs.append(h)
         return torch.stack(outputs, dim=1), h
+
+    def input_projection(self, x):
+        """x_t W + b for all steps in one matmul."""
+        return x @ self.W + self.b
+
+    def step(self, x_proj_t, h):
+        return torch.tanh(x_proj_t + h @ self.U)
 
 
 class LSTMLayer(nn.Module):
