@@ -61,8 +61,8 @@ def train_classifier(cfg, data):
     tensors = {k: (torch.from_numpy(x), torch.from_numpy(y)) for k, (x, y) in data.items()}
     train_x, train_y = tensors["train"]
     best_acc, best_state, step, nonfinite, log = -1.0, None, 0, 0, []
-    named = [(name.rsplit(".", 1)[-1] if name.startswith("forward_rnn.") and cfg.kind == "rnn" else name, p)
-             for name, p in model.named_parameters()]
+    # the simple RNN's own parameters go by the textbook's names W, U, b
+    named = [(name.removeprefix("forward_rnn.") if cfg.kind == "rnn" else name, p) for name, p in model.named_parameters()]
     for _ in range(cfg.epochs):
         for idx in epoch_batches(len(train_y), cfg.batch_size, rng):
             idx = torch.from_numpy(idx)

@@ -64,7 +64,7 @@ def run(out, quick=False, seed=0):
         ax2.scatter(ev.real, ev.imag, s=14, label=f"{state}: spectral radius {np.abs(ev).max():.2f}")
     ax2.set(title="Eigenvalues of the simple RNN's U", xlabel="Re λ", ylabel="Im λ", aspect="equal")
     ax2.grid(alpha=0.3)
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)
     fig.tight_layout()
     fig.savefig(out / "vanishing.png", dpi=100)
     plt.close(fig)
