@@ -9,13 +9,11 @@ def clip_gradients(params, norm=None, value=None, per_tensor=False):
     on its own with per_tensor=True, as Paddle's ClipGradByNorm does); value: clamp every entry to
     [-value, value]. Both may be given: norm first, then value."""
     params = [p for p in params if p.grad is not None]
-    total = torch.nn.utils.clip_grad_norm_(params, float("inf")).item()
-    if norm is not None:
-        if per_tensor:
-            for p in params:
-                torch.nn.utils.clip_grad_norm_([p], norm)
-        else:
-            torch.nn.utils.clip_grad_norm_(params, norm)
+    # clip_grad_norm_ returns the norm it measured before scaling: one pass for the global case
+    total = torch.nn.utils.clip_grad_norm_(params, norm if norm is not None and not per_tensor else float("inf")).item()
+    if norm is not None and per_tensor:
+        for p in params:
+            torch.nn.utils.clip_grad_norm_([p], norm)
     if value is not None:
         torch.nn.utils.clip_grad_value_(params, value)
     return total
