@@ -60,7 +60,14 @@ def train_classifier(cfg, data):
     optimizer = opt_class(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     tensors = {k: (torch.from_numpy(x), torch.from_numpy(y)) for k, (x, y) in data.items()}
     train_x, train_y = tensors["train"]
-    best_acc, best_state, step, nonfinite, log = -1.0, None, 0, 0, []
+    best = {"accuracy": -1.0, "state": None}
+    step, nonfinite, log = 0, 0, []
+
+    def keep_if_best():
+        acc = accuracy(model, *tensors["dev"])
+        if acc > best["accuracy"]:
+            best.update(accuracy=acc, state=copy.deepcopy(model.state_dict()))
+
     # the simple RNN's own parameters go by the textbook's names W, U, b
     named = [(name.removeprefix("forward_rnn.") if cfg.kind == "rnn" else name, p) for name, p in model.named_parameters()]
     for _ in range(cfg.epochs):
@@ -80,11 +87,7 @@ def train_classifier(cfg, data):
             clip_gradients(model.parameters(), cfg.clip_norm, cfg.clip_value, cfg.clip_per_tensor)
             optimizer.step()
             if step % cfg.eval_every == 0:
-                acc = accuracy(model, *tensors["dev"])
-                if acc > best_acc:
-                    best_acc, best_state = acc, copy.deepcopy(model.state_dict())
-    acc = accuracy(model, *tensors["dev"])
-    if acc > best_acc:
-        best_acc, best_state = acc, copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
-    return RunResult(best_acc, accuracy(model, *tensors["test"]), step, nonfinite, log, model)
+                keep_if_best()
+    keep_if_best()
+    model.load_state_dict(best["state"])
+    return RunResult(best["accuracy"], accuracy(model, *tensors["test"]), step, nonfinite, log, model)
