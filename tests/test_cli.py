@@ -163,3 +163,32 @@ def test_numpy_engine_lowers_perplexity_and_its_checkpoint_writes_poems(capsys, 
     assert len(ppls) == 3 and ppls[-1] < ppls[0]
     code, out, _ = run(capsys, "generate", "--checkpoint", out_dir, "--start", "月", "--num", "2", "--seed", "1")
     assert code == 0 and all(line.startswith("月") for line in out.splitlines()) and len(out.splitlines()) == 2
+
+
+@pytest.mark.parametrize("name", ["adam", "adamax", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adadelta",
+                                  "asgd", "rprop", "adaptivegains", "ntasgd"])
+def test_train_accepts_every_optimizer(capsys, tmp_path, name):
+    code, out, err = run(capsys, "train", "--corpus", "tangshi", "--optimizer", name, "--max-steps", "2",
+                         "--out", tmp_path / "run", *TINY)
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["optimizer"] == name
+
+
+def test_ours_and_torchs_adam_train_the_same_model(capsys, tmp_path):
+    ppl = {}
+    for impl in ("ours", "torch"):
+        code, out, err = run(capsys, "train", "--corpus", "tangshi", "--optim-impl", impl, "--max-steps", "4",
+                             "--out", tmp_path / impl, *TINY)
+        assert code == 0, err
+        ppl[impl] = json.loads((tmp_path / impl / "best" / "meta.json").read_text())["valid_ppl"]
+    assert ppl["ours"] == pytest.approx(ppl["torch"], rel=1e-6)
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--optimizer", "ntasgd", "--optim-impl", "torch"], "torch.optim has no ntasgd"),
+    (["--optimizer", "adaptivegains", "--engine", "numpy"], "the numpy engine has no adaptivegains"),
+    (["--optimizer", "rprop", "--weight-decay", "0.1"], "rprop has no weight decay"),
+])
+def test_bad_optimizer_requests(capsys, tmp_path, argv, match):
+    fails(capsys, "train", "--corpus", "tangshi", *argv, "--out", tmp_path / "run", *TINY, match=match)
+    assert not (tmp_path / "run").exists()

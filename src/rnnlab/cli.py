@@ -98,8 +98,8 @@ def build_parser():
                    + " (default: %(default)s)")
     g.add_argument("--engine", choices=["torch", "numpy"], default="torch",
                    help="torch, or numpy (hand-written backward, numpy optimizers, CPU) (default: %(default)s)")
-    g.add_argument("--cell", choices=["autograd", "native"], default="native",
-                   help="LSTM implementation: autograd (the gate equations) or native (nn.LSTM) (default: %(default)s)")
+    g.add_argument("--cell", choices=["autograd", "manual", "native"], default="native",
+                   help="LSTM implementation: autograd (the gate equations), manual (hand-written BPTT) or native (nn.LSTM) (default: %(default)s)")
     g.add_argument("--embed-size", type=positive_int, help="embedding (input) size (default: from the preset)")
     g.add_argument("--hidden-size", type=positive_int, help="LSTM hidden size (default: from the preset)")
     g.add_argument("--num-layers", type=positive_int, help="stacked LSTM layers (default 1)")
@@ -109,6 +109,8 @@ def build_parser():
     g.add_argument("--init-from", metavar="CHECKPOINT", help="start from this checkpoint's weights and vocabulary")
     g = tr.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=OPTIMIZERS, help="default adam, with betas (0.5, 0.99) as in the reference")
+    g.add_argument("--optim-impl", choices=["ours", "torch"],
+                   help="ours: rnnlab.optim, written from the formulas; torch: torch.optim's class of the same name (default ours)")
     g.add_argument("--lr", type=positive_float, help="learning rate (default 1e-3)")
     g.add_argument("--batch-size", type=positive_int, help="sequences per step (default: from the preset)")
     g.add_argument("--epochs", type=positive_int, help="default 20")
@@ -146,14 +148,29 @@ def build_parser():
     gen.add_argument("--seed", type=int, help="make the output reproducible")
     gen.add_argument("--json", action="store_true", help="print JSON")
     ex = sub.add_parser("experiment", help="run an experiment and write its CSV, plots and summary.md")
-    ex.add_argument("name", choices=["explosion", "memory", "vanishing"])
+    ex.add_argument("name", choices=["explosion", "memory", "vanishing", "optimizers", "optimizer-paths"])
     ex.add_argument("--out", required=True, metavar="DIR")
-    ex.add_argument("--quick", action="store_true", help="a few epochs only: checks that it runs")
+    ex.add_argument("--quick", action="store_true", help="a few epochs or steps only: checks that it runs")
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--global-norm", action="store_true", help="explosion: clip by the global norm instead of per tensor")
+    ex.add_argument("--corpus", default="tang", help="optimizers: the corpus (default: %(default)s)")
+    ex.add_argument("--steps", type=positive_int, help="optimizers: steps per optimizer (default 300; 10 with --quick)")
     gc = sub.add_parser("gradcheck", help="check the numpy engine's gradients against central differences and PyTorch")
     gc.add_argument("--seed", type=int, default=0)
     gc.add_argument("--json", action="store_true", help="print JSON")
+    be = sub.add_parser("bench", help="tokens/s and peak memory of the LSTM engines (layer alone and full training step)")
+    be.add_argument("--hidden", type=positive_int, nargs="+", default=[128, 256, 512, 1024], help="hidden sizes (default: %(default)s)")
+    be.add_argument("--batch", type=positive_int, nargs="+", default=[16, 64], help="batch sizes (default: %(default)s)")
+    be.add_argument("--length", type=positive_int, default=49, help="sequence length (default: %(default)s)")
+    be.add_argument("--vocab", type=positive_int, default=5437, help="vocabulary of the training step (default: tang's %(default)s)")
+    be.add_argument("--kinds", nargs="+", choices=["layer", "lm"], default=["layer", "lm"], help="what to measure (default: both)")
+    be.add_argument("--engines", nargs="+", choices=["autograd", "manual", "native", "numpy"],
+                    default=["autograd", "manual", "native", "numpy"], help="which engines (default: all)")
+    be.add_argument("--repeats", type=positive_int, default=5, help="timed repeats; the median is reported (default: %(default)s)")
+    be.add_argument("--min-time", type=positive_float, default=0.2, help="seconds each timed repeat lasts at least (default: %(default)s)")
+    be.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs (one process per engine and point)")
+    be.add_argument("--out", default="bench.json", metavar="FILE", help="where to write the JSON (default: %(default)s)")
+    be.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     return parser
 
 
@@ -195,7 +212,7 @@ def cmd_train(args):
     from rnnlab.train.loop import pick_device, train
 
     overrides = {k: getattr(args, k) for k in ("engine", "cell", "embed_size", "hidden_size", "num_layers", "activation",
-                                               "dropout", "init", "optimizer", "lr", "batch_size", "epochs",
+                                               "dropout", "init", "optimizer", "optim_impl", "lr", "batch_size", "epochs",
                                                "max_steps", "clip_norm", "clip_value", "weight_decay", "l1", "eval_every",
                                                "patience", "seed", "device")}
     overrides.update(clip_per_tensor=args.clip_per_tensor or None, log_grad_norms=args.log_grad_norms or None)
@@ -269,9 +286,11 @@ def cmd_generate(args):
 def cmd_experiment(args):
     import importlib
 
-    module = importlib.import_module(f"rnnlab.experiments.{args.name}")
-    extra = {"global_norm": args.global_norm} if args.name == "explosion" else {}
-    module.run(args.out, quick=args.quick, seed=args.seed, **extra)
+    module = importlib.import_module(f"rnnlab.experiments.{args.name.replace('-', '_')}")
+    extra = {"explosion": {"global_norm": args.global_norm}, "optimizers": {"corpus": args.corpus, "steps": args.steps}}
+    if args.name != "optimizer-paths":
+        extra.setdefault(args.name, {})["seed"] = args.seed
+    module.run(args.out, quick=args.quick, **extra.get(args.name, {}))
     print((Path(args.out) / "summary.md").read_text(encoding="utf-8"))
 
 
@@ -290,7 +309,17 @@ def cmd_gradcheck(args):
     return 0 if worst <= LIMIT else 1
 
 
-COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "generate": cmd_generate, "gradcheck": cmd_gradcheck,
+def cmd_bench(args):
+    from rnnlab.bench import run, table
+    from rnnlab.fileio import atomic_write_text
+
+    result = run(args.hidden, args.batch, args.length, args.vocab, args.kinds, args.engines, args.repeats, args.min_time,
+                 memory=not args.no_memory)
+    atomic_write_text(args.out, json.dumps(result, indent=1))
+    print(json.dumps(result) if args.json else table(result))
+
+
+COMMANDS = {"bench": cmd_bench, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "generate": cmd_generate, "gradcheck": cmd_gradcheck,
             "experiment": cmd_experiment}
 
 

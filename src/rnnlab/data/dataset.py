@@ -56,6 +56,11 @@ class Split:
     def __getitem__(self, i):
         return self.tokens[self.offsets[i]:self.offsets[i + 1]]
 
+    def head(self, n):
+        """The first n sequences (the splits are shuffled, so this is a random sample)."""
+        n = min(n, len(self))
+        return Split(self.tokens[:self.offsets[n]], self.offsets[:n + 1])
+
     @property
     def n_targets(self):
         """Number of predicted tokens: every token but the first of each sequence."""

@@ -7,6 +7,8 @@ Inputs are batch-first: x is (B, T, I); the state (h, c) is a pair of (layers, B
 import torch
 from torch import nn
 
+from rnnlab.nn.manual import LSTMFunction
+
 
 class AutogradLSTM(nn.Module):
     """The LSTM written from its gate equations (reference PART 1), gradients by autograd.
@@ -64,6 +66,25 @@ class AutogradLSTM(nn.Module):
         return x, (torch.stack(h_out), torch.stack(c_out))
 
 
+class ManualLSTM(AutogradLSTM):
+    """The same LSTM with its backward pass written by hand (rnnlab.nn.manual), one Function per layer."""
+
+    def forward(self, x, state=None):
+        batch = x.shape[0]
+        if state is None:
+            zeros = x.new_zeros(self.num_layers, batch, self.hidden_size)
+            state = (zeros, zeros)
+        x = x.transpose(0, 1)                       # time-major: each step's slice is contiguous
+        h_out, c_out = [], []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0:
+                x = nn.functional.dropout(x, self.dropout, self.training)
+            x, h, c = LSTMFunction.apply(x.contiguous(), state[0][layer], state[1][layer], *self.layer_params(layer))
+            h_out.append(h)
+            c_out.append(c)
+        return x.transpose(0, 1), (torch.stack(h_out), torch.stack(c_out))
+
+
 class NativeLSTM(nn.LSTM):
     """torch.nn.LSTM (cuDNN on a GPU), batch-first, with the same interface as the other cells."""
 
@@ -71,7 +92,7 @@ class NativeLSTM(nn.LSTM):
         super().__init__(input_size, hidden_size, num_layers, dropout=dropout, batch_first=True)
 
 
-CELLS = {"autograd": AutogradLSTM, "native": NativeLSTM}
+CELLS = {"autograd": AutogradLSTM, "manual": ManualLSTM, "native": NativeLSTM}
 
 
 def make_lstm(cell, input_size, hidden_size, num_layers=1, dropout=0.0):

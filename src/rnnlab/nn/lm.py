@@ -16,7 +16,7 @@ class ModelConfig:
     embed_size: int = 256
     hidden_size: int = 512
     num_layers: int = 1
-    cell: str = "native"          # autograd | native
+    cell: str = "native"          # autograd | manual | native
     activation: str = "tanh"      # applied to the embeddings, as in the reference
     dropout: float = 0.0          # on the LSTM output (and between layers)
     init: str = "uniform"         # uniform (the reference's) | orthogonal

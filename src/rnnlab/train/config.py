@@ -10,7 +10,9 @@ PRESETS = {
     "seed-large": {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49},
 }
 
-OPTIMIZERS = ("adam", "sgd", "momentum", "rmsprop", "adagrad")
+# lower-case class names of rnnlab.optim, plus SGD's two momentum flavours
+OPTIMIZERS = ("adam", "adamax", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adadelta", "asgd", "rprop",
+              "adaptivegains", "ntasgd")
 
 
 @dataclass(frozen=True)
@@ -20,14 +22,15 @@ class TrainConfig:
     hidden_size: int = 512
     num_layers: int = 1
     engine: str = "torch"           # torch | numpy
-    cell: str = "native"            # the torch engine's LSTM: autograd | native
+    cell: str = "native"            # the torch engine's LSTM: autograd | manual | native
     activation: str = "tanh"
     dropout: float = 0.0
     init: str = "uniform"
     optimizer: str = "adam"
+    optim_impl: str = "ours"        # ours (rnnlab.optim) | torch (torch.optim)
     lr: float = 1e-3
     betas: tuple = (0.5, 0.99)      # the reference's Adam betas (§3.1)
-    momentum: float = 0.9
+    momentum: float = 0.9           # momentum, nesterov, adaptivegains
     weight_decay: float = 0.0
     batch_size: int = 64
     epochs: int = 20

@@ -7,10 +7,12 @@ An engine owns a model and its optimizer:
 Both start from the same weights for the same seed: the torch model's initialisation, by name.
 """
 import math
+from contextlib import nullcontext
 
 import numpy as np
 import torch
 
+from rnnlab import optim as rnnlab_optim
 from rnnlab.data.batches import eval_batches, padded_batch
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.lm import LanguageModel, sequence_loss
@@ -19,20 +21,38 @@ from rnnlab.numpy.lm import LanguageModel as NumpyLanguageModel
 from rnnlab.numpy.lm import exp_or_inf
 from rnnlab.numpy.lm import perplexity as numpy_perplexity
 from rnnlab.train.clipping import clip_gradients
+from rnnlab.train.config import OPTIMIZERS
 
 
 def make_optimizer(cfg, params, library):
-    """`library` is torch.optim or rnnlab.numpy.optim: same class names, same arguments."""
-    if cfg.optimizer == "adam":
-        return library.Adam(params, cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
-    if cfg.optimizer in ("sgd", "momentum"):
-        momentum = cfg.momentum if cfg.optimizer == "momentum" else 0.0
-        return library.SGD(params, cfg.lr, momentum=momentum, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "rmsprop":
-        return library.RMSprop(params, cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adagrad":
-        return library.Adagrad(params, cfg.lr, weight_decay=cfg.weight_decay)
-    raise RnnlabError(f"unknown optimizer {cfg.optimizer!r}")
+    """`library` is rnnlab.optim, torch.optim or rnnlab.numpy.optim: same class names, same arguments."""
+    name, wd = cfg.optimizer, cfg.weight_decay
+    if name in ("sgd", "momentum", "nesterov"):
+        cls, kwargs = "SGD", {"momentum": 0.0 if name == "sgd" else cfg.momentum, "weight_decay": wd}
+        if name == "nesterov":
+            kwargs["nesterov"] = True
+    elif name in ("adam", "adamax"):
+        cls, kwargs = {"adam": "Adam", "adamax": "Adamax"}[name], {"betas": tuple(cfg.betas), "weight_decay": wd}
+    elif name == "adaptivegains":
+        cls, kwargs = "AdaptiveGains", {"momentum": cfg.momentum, "weight_decay": wd}
+    elif name == "rprop":
+        if wd:
+            raise RnnlabError("rprop has no weight decay; leave --weight-decay at 0")
+        cls, kwargs = "Rprop", {}
+    elif name in OPTIMIZERS:
+        cls, kwargs = {"rmsprop": "RMSprop", "adagrad": "Adagrad", "adadelta": "Adadelta", "asgd": "ASGD",
+                       "ntasgd": "NTASGD"}[name], {"weight_decay": wd}
+    else:
+        raise RnnlabError(f"unknown optimizer {name!r}")
+    if not hasattr(library, cls):
+        where = "torch.optim" if library is torch.optim else "the numpy engine"
+        raise RnnlabError(f"{where} has no {name}; use --optim-impl ours with the torch engine")
+    return getattr(library, cls)(params, cfg.lr, **kwargs)
+
+
+def evaluation_weights(optimizer):
+    """NT-ASGD evaluates (and saves) the averaged weights once averaging has started."""
+    return optimizer.averaged() if hasattr(optimizer, "averaged") else nullcontext()
 
 
 @torch.no_grad()
@@ -56,7 +76,8 @@ class TorchEngine:
         self.model = LanguageModel(model_config).to(device)
         if init_weights is not None:
             self.model.load_state_dict(init_weights)
-        self.optimizer = make_optimizer(cfg, self.model.parameters(), torch.optim)
+        library = rnnlab_optim if cfg.optim_impl == "ours" else torch.optim
+        self.optimizer = make_optimizer(cfg, self.model.parameters(), library)
 
     @property
     def lr(self):

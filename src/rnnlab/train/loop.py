@@ -15,7 +15,7 @@ from rnnlab.data.batches import epoch_batches, padded_batch
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_text
 from rnnlab.nn.lm import ModelConfig
-from rnnlab.train.engines import ENGINES, exp_or_inf
+from rnnlab.train.engines import ENGINES, evaluation_weights, exp_or_inf
 from rnnlab.train.metrics import MetricsLog, plot
 
 
@@ -95,14 +95,17 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
             last = step == total_steps
             row = None
             if step % cfg.eval_every == 0 or b == len(batches) - 1 or out_of_time or last:
-                latest_ppl = engine.perplexity(data.valid, pad)
-                row = {"valid_ppl": latest_ppl}
-                if latest_ppl < best_ppl:
-                    best_ppl, evals_since_best = latest_ppl, 0
-                    save_checkpoint(run_dir / "best", engine.model, data.vocab, cfg.data,
-                                    {"step": step, "epoch": round(step / steps_per_epoch, 3), "valid_ppl": latest_ppl})
-                else:
-                    evals_since_best += 1
+                with evaluation_weights(engine.optimizer):
+                    latest_ppl = engine.perplexity(data.valid, pad)
+                    row = {"valid_ppl": latest_ppl}
+                    if latest_ppl < best_ppl:
+                        best_ppl, evals_since_best = latest_ppl, 0
+                        save_checkpoint(run_dir / "best", engine.model, data.vocab, cfg.data,
+                                        {"step": step, "epoch": round(step / steps_per_epoch, 3), "valid_ppl": latest_ppl})
+                    else:
+                        evals_since_best += 1
+                if hasattr(engine.optimizer, "check") and engine.optimizer.check(latest_ppl):
+                    bar.write(f"step {step:>6}  NT-ASGD: validation stopped improving, averaging from here on")
                 bar.write(f"step {step:>6}  epoch {step / steps_per_epoch:5.2f}  valid ppl {latest_ppl:8.2f}"
                           f"{'  (best)' if evals_since_best == 0 else ''}")
                 if evals_since_best >= cfg.patience:
@@ -127,9 +130,10 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
             break
     bar.close()
 
-    if weights_are_finite(engine.model):
-        save_checkpoint(run_dir / "last", engine.model, data.vocab, cfg.data,
-                        {"step": step, "epoch": round(step / steps_per_epoch, 3), "valid_ppl": latest_ppl})
+    with evaluation_weights(engine.optimizer):
+        if weights_are_finite(engine.model):
+            save_checkpoint(run_dir / "last", engine.model, data.vocab, cfg.data,
+                            {"step": step, "epoch": round(step / steps_per_epoch, 3), "valid_ppl": latest_ppl})
     plot(log.rows, run_dir / "training.png", f"{cfg.data.corpus} · {cfg.engine}/{cfg.cell} · {cfg.embed_size}/{cfg.hidden_size}")
     if not math.isfinite(best_ppl):
         raise RnnlabError(f"training diverged: validation perplexity was never finite (see {run_dir / 'metrics.csv'})")

@@ -1,0 +1,34 @@
+"""`rnnlab bench` on a tiny grid: it measures every engine and kind, writes its JSON and prints the tables.
+(No timing is asserted: figures from a test machine say nothing.)"""
+import json
+
+import pytest
+
+from rnnlab.bench import ENGINES, layer_step, lm_step, step_peak_mib
+from rnnlab.cli import main
+
+
+def test_bench_writes_json_and_table(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--hidden", "8", "--batch", "2", "3", "--length", "4", "--vocab", "11", "--repeats", "2",
+                 "--min-time", "0.001", "--no-memory", "--out", str(out)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert {(r["kind"], r["batch"], r["engine"]) for r in rows} == {
+        (k, b, e) for k in ("layer", "lm") for b in (2, 3) for e in ENGINES}
+    assert all(r["tokens_per_s"] > 0 and r["ms_per_step"] > 0 for r in rows)
+    table = capsys.readouterr().out
+    assert "| 8 | 3 |" in table and "manual/native" in table and "manual/autograd" in table
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("make", [layer_step, lambda *a: lm_step(*a, vocab=9)])
+def test_every_step_runs(engine, make):
+    make(engine, 6, 2, 3)()
+
+
+def test_peak_memory_grows_with_the_batch():
+    small = step_peak_mib("layer", "manual", 64, 2, 49, 11)
+    large = step_peak_mib("layer", "manual", 64, 512, 49, 11)
+    assert large > small + 10
