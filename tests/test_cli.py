@@ -192,3 +192,12 @@ def test_ours_and_torchs_adam_train_the_same_model(capsys, tmp_path):
 def test_bad_optimizer_requests(capsys, tmp_path, argv, match):
     fails(capsys, "train", "--corpus", "tangshi", *argv, "--out", tmp_path / "run", *TINY, match=match)
     assert not (tmp_path / "run").exists()
+
+
+def test_manual_cell_trains_and_its_checkpoint_generates(capsys, tmp_path):
+    code, out, err = run(capsys, "train", "--corpus", "tangshi", "--cell", "manual", "--max-steps", "2",
+                         "--out", tmp_path / "run", *TINY)
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["cell"] == "manual"
+    code, out, err = run(capsys, "generate", "--checkpoint", tmp_path / "run", "--start", "月", "--num", "2", "--seed", "1")
+    assert code == 0 and len(out.strip().splitlines()) == 2 and out.startswith("月"), (out, err)

@@ -8,8 +8,8 @@ Timing: the engines of one grid point are built once, warmed up, then timed alte
 process, so a busy machine slows them all alike; each engine's figure is the median of the repeats.
 Memory: in a fresh process per engine, after a warm-up step, the growth of the peak resident set
 during one step over what the process held before it (weights, inputs, optimizer state), in MiB.
-malloc is told to hand large blocks back to the system, so memory freed by the warm-up is not reused
-unseen.
+glibc's malloc is told to map all but tiny blocks on their own, so memory freed by the warm-up step is
+not reused unseen.
 """
 import multiprocessing
 import os
@@ -133,7 +133,7 @@ def step_peak_mib(kind, engine, hidden, batch, length, vocab):
 
 def peak_memory(jobs):
     """{job: MiB}, each job (kind, engine, hidden, batch, length, vocab) in a process of its own."""
-    os.environ["MALLOC_MMAP_THRESHOLD_"] = str(64 * 1024)   # inherited by the workers: glibc returns big frees
+    os.environ["MALLOC_MMAP_THRESHOLD_"] = "4096"   # inherited by the workers: glibc maps (and unmaps) all but tiny blocks
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1) as pool:
         return dict(zip(jobs, pool.map(step_peak_mib, *zip(*jobs))))

@@ -139,3 +139,22 @@ def test_value_clipping_and_gradient_norm_columns(tmp_path):
         assert (value - start[name]).abs().max() <= 2 * 1e-4 + 1e-7, name
     header = open(tmp_path / "run" / "metrics.csv").readline().strip().split(",")
     assert "grad_norm:rnn.weight_hh_l0" in header and "grad_norm:embedding.weight" in header
+
+
+def test_ntasgd_triggers_in_the_loop_and_the_best_checkpoint_is_averaged(tmp_path, capsys):
+    """With a rate too high to keep improving, validation gets worse, NT-ASGD starts averaging, and from
+    then on what is evaluated and saved is the average of the iterates."""
+    cfg = tiny(optimizer="ntasgd", lr=40.0, max_steps=30, eval_every=1, patience=10 ** 6, clip_norm=0.25)
+    result = train(cfg, prepare(cfg.data), tmp_path / "run", progress=False)
+    out = capsys.readouterr().out
+    assert "NT-ASGD: validation stopped improving" in out
+    trigger_step = int(out.split("NT-ASGD")[0].strip().splitlines()[-1].split()[1])
+    rows = list(csv.DictReader(open(tmp_path / "run" / "metrics.csv")))
+    ppls = [float(r["valid_ppl"]) for r in rows]
+    assert trigger_step > 6                      # needs more than n = 5 earlier checks
+    assert ppls[trigger_step - 1] > min(ppls[:trigger_step - 6])
+    best_step = ppls.index(min(ppls)) + 1
+    assert best_step > trigger_step              # averaging helped: the best model is an averaged one
+    assert math.isclose(result.best_ppl, min(ppls), rel_tol=1e-5)
+    data = prepare(cfg.data)                     # and best/ holds the averaged weights that were evaluated
+    assert math.isclose(perplexity(result.checkpoint.model, data.valid, data.vocab.pad), result.best_ppl, rel_tol=1e-6)

@@ -24,7 +24,7 @@ FULL = dict(embed_size=256, hidden_size=512, batch_size=64, eval_every=50, log_e
 QUICK = dict(embed_size=16, hidden_size=24, batch_size=16, eval_every=5, log_every=1)
 
 
-def run(out, quick=False, seed=0, corpus="tang", steps=None, valid_sequences=2000):
+def run(out, quick=False, seed=0, corpus="tang", steps=None, valid_sequences=1000):
     """Train one model per entry of RUNS for `steps` steps each; validation on the first
     `valid_sequences` of the validation split (a random sample) to keep evaluations short."""
     out = Path(out)

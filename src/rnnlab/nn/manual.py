@@ -45,17 +45,18 @@ class LSTMFunction(torch.autograd.Function):
         x, h0, c0, w_ih, w_hh, gates, cs, hs = ctx.saved_tensors
         T, B, H = hs.shape
         i, f, g, o = gates.chunk(4, 2)
-        tanh_c = cs.tanh()
-        dc_by_dh = o * (1 - tanh_c * tanh_c)
-        # da_t's factors that come from the forward pass alone, for all steps at once; the loop then
-        # multiplies them in place by dC_t (gates i, f, g) and dh_t (gate o)
+        # da_t's factors that come from the forward pass alone, for all steps at once, written straight
+        # into the buffer of dA (no temporaries); the loop multiplies them in place by dC_t or dh_t
         d_gates = torch.empty_like(gates)
         d_i, d_f, d_g, d_o = d_gates.chunk(4, 2)
-        torch.mul(g, i * (1 - i), out=d_i)
-        torch.mul(f * (1 - f), torch.cat([c0.unsqueeze(0), cs[:-1]]), out=d_f)      # C_{t-1} f(1-f)
-        torch.mul(i, 1 - g * g, out=d_g)
-        torch.mul(tanh_c, o * (1 - o), out=d_o)
-        del tanh_c                                                     # free it before the loop
+        torch.sub(1, i, out=d_i).mul_(i).mul_(g)                     # g i(1-i)
+        torch.sub(1, f, out=d_f).mul_(f)                             # C_{t-1} f(1-f)
+        d_f[0].mul_(c0)
+        d_f[1:].mul_(cs[:-1])
+        torch.mul(g, g, out=d_g).neg_().add_(1).mul_(i)              # i (1-g^2)
+        tanh_c = cs.tanh()
+        torch.sub(1, o, out=d_o).mul_(o).mul_(tanh_c)                # tanh(C_t) o(1-o)
+        dc_by_dh = tanh_c.square_().neg_().add_(1).mul_(o)           # o (1 - tanh^2 C_t), in tanh_c's place
 
         d_hs = d_hs if d_hs is not None else torch.zeros_like(hs)
         dh = d_hs[-1] if d_hT is None else d_hs[-1] + d_hT
