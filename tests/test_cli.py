@@ -201,3 +201,32 @@ def test_manual_cell_trains_and_its_checkpoint_generates(capsys, tmp_path):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["cell"] == "manual"
     code, out, err = run(capsys, "generate", "--checkpoint", tmp_path / "run", "--start", "月", "--num", "2", "--seed", "1")
     assert code == 0 and len(out.strip().splitlines()) == 2 and out.startswith("月"), (out, err)
+
+
+def test_generate_forms_and_eval_gen(capsys, tiny_run):
+    code, out, err = run(capsys, "generate", "--checkpoint", tiny_run.run_dir, "--form", "wujue", "--acrostic", "春月",
+                         "--rhyme", "--tones", "soft", "--num", "3", "--seed", "2", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["form"] == "wujue" and result["rhyme"] == "hard" and result["tones"] == "soft"
+    assert len(result["poems"]) == 3 and all(p[0] == "春" and p[6] == "月" and len(p) == 24 for p in result["poems"])
+    code, out, err = run(capsys, "eval-gen", "--checkpoint", tiny_run.run_dir, "--num", "20", "--form", "wujue",
+                         "--json")
+    assert code == 0, err
+    metrics = json.loads(out)
+    assert metrics["poems"] == 20 and metrics["form_valid"] == 1.0
+    assert 0 <= metrics["novel_lines"] <= 1 and metrics["logprob_per_char"] < 0
+    code, out, err = run(capsys, "eval-gen", "--checkpoint", tiny_run.run_dir, "--num", "5", "--strategy", "beam",
+                         "--beam-size", "5")
+    assert code == 0 and "| form valid |" in out and "| novel 4-grams |" in out
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--form", "wujue", "--acrostic", "春月春月春"], "longer than the 4 lines"),
+    (["--top-p", "0"], "top-p must be in (0, 1]"),
+    (["--top-k", "0"], "top-k must be at least 1"),
+    (["--rhyme"], "need a regulated form"),
+    (["--strategy", "beam", "--beam-size", "2", "--num", "3"], "beam size 2 < num 3"),
+])
+def test_bad_generation_requests(capsys, tiny_run, argv, match):
+    fails(capsys, "generate", "--checkpoint", tiny_run.run_dir, *argv, match=match)

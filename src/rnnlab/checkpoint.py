@@ -32,11 +32,10 @@ class Checkpoint:
     meta: dict
     path: Path
 
-    def generate(self, start="", num=1, temperature=0.8, top_k=None, max_len=64, seed=None):
-        """Poems beginning with `start`; see rnnlab.generate.sampling.generate."""
+    def generate(self, **options):
+        """Poems from this model; the options are those of rnnlab.generate.sampling.generate."""
         from rnnlab.generate.sampling import generate
-        return generate(self.model, self.vocab, start, num=num, temperature=temperature,
-                        top_k=top_k, max_len=max_len, seed=seed)
+        return generate(self.model, self.vocab, **options)
 
 
 def save_checkpoint(folder, model, vocab, data_config, meta):

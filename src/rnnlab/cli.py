@@ -53,6 +53,34 @@ def fraction(text):
     return value
 
 
+def add_generation_args(p):
+    p.add_argument("--checkpoint", required=True, metavar="DIR", help="a checkpoint or run directory")
+    p.add_argument("--form", choices=["free", "wujue", "qijue", "wulv", "qilv"], default="free",
+                   help="free (ends at <eos> or --max-len), or 五言绝句 wujue, 七言绝句 qijue, 五言律诗 wulv, 七言律诗 qilv "
+                        "(default: %(default)s)")
+    p.add_argument("--start", default="", help="the poem's opening text, e.g. 月")
+    p.add_argument("--acrostic", default="", help="藏头诗: the first character of each line, e.g. 春夏秋冬")
+    p.add_argument("--prefix", default="", help="text read first to set the mood, not printed")
+    p.add_argument("--strategy", choices=["sample", "greedy", "beam"], default="sample", help="(default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is safer, higher is wilder (default: %(default)s)")
+    p.add_argument("--top-k", type=int, help="sample from the k most likely characters only")
+    p.add_argument("--top-p", type=float, help="sample from the smallest set of characters with this much probability (0, 1]")
+    p.add_argument("--beam-size", type=positive_int, default=4, help="beam search width (default: %(default)s)")
+    p.add_argument("--rhyme", nargs="?", const="hard", choices=["soft", "hard"],
+                   help="even lines rhyme (regulated forms): hard masks, soft reweights (--rhyme alone: hard)")
+    p.add_argument("--tones", nargs="?", const="hard", choices=["soft", "hard"],
+                   help="follow the form's 平仄 pattern: hard or soft (--tones alone: hard)")
+    p.add_argument("--repetition-penalty", type=float, default=1.0, help=">= 1; discourages repeated characters (default: %(default)s)")
+    p.add_argument("--max-len", type=positive_int, default=64, help="length cap of free poems in characters (default: %(default)s)")
+
+
+def generation_options(args):
+    return {"start": args.start, "form": args.form, "acrostic": args.acrostic, "prefix": args.prefix,
+            "strategy": args.strategy, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
+            "beam_size": args.beam_size, "rhyme": args.rhyme, "tones": args.tones,
+            "repetition_penalty": args.repetition_penalty, "max_len": args.max_len, "num": args.num, "seed": args.seed}
+
+
 def add_data_args(p, corpus_default="tang"):
     g = p.add_argument_group("data")
     g.add_argument("--corpus", default=corpus_default, help="tang, tangshi, shakespeare, or a path (default: %(default)s)")
@@ -139,14 +167,15 @@ def build_parser():
     ev.add_argument("--json", action="store_true", help="print JSON")
 
     gen = sub.add_parser("generate", help="write poems with a trained checkpoint")
-    gen.add_argument("--checkpoint", required=True, metavar="DIR", help="a checkpoint or run directory")
-    gen.add_argument("--start", default="", help="the poem's opening text, e.g. 月")
-    gen.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is safer, higher is wilder (default: %(default)s)")
-    gen.add_argument("--top-k", type=positive_int, help="sample from the k most likely characters only")
+    add_generation_args(gen)
     gen.add_argument("--num", type=positive_int, default=1, help="how many poems (default: %(default)s)")
-    gen.add_argument("--max-len", type=positive_int, default=64, help="length cap in characters (default: %(default)s)")
     gen.add_argument("--seed", type=int, help="make the output reproducible")
     gen.add_argument("--json", action="store_true", help="print JSON")
+    eg = sub.add_parser("eval-gen", help="generate poems and measure form, rhyme, tones, diversity, novelty, log-probability")
+    add_generation_args(eg)
+    eg.add_argument("--num", type=positive_int, default=200, help="how many poems (default: %(default)s)")
+    eg.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    eg.add_argument("--json", action="store_true", help="print JSON")
     ex = sub.add_parser("experiment", help="run an experiment and write its CSV, plots and summary.md")
     ex.add_argument("name", choices=["explosion", "memory", "vanishing", "optimizers", "optimizer-paths"])
     ex.add_argument("--out", required=True, metavar="DIR")
@@ -272,15 +301,37 @@ def cmd_eval(args):
 def cmd_generate(args):
     from rnnlab.checkpoint import load_checkpoint
 
-    if not args.temperature > 0:
-        raise RnnlabError(f"--temperature must be > 0 (got {args.temperature})")
+    options = generation_options(args)
     ckpt = load_checkpoint(args.checkpoint)
-    poems = ckpt.generate(args.start, num=args.num, temperature=args.temperature, top_k=args.top_k,
-                          max_len=args.max_len, seed=args.seed)
+    poems = ckpt.generate(**options)
     if args.json:
-        print(json.dumps({"start": args.start, "temperature": args.temperature, "poems": poems}, ensure_ascii=False))
+        print(json.dumps({**options, "poems": poems}, ensure_ascii=False))
     else:
         print("\n".join(poems))
+
+
+def cmd_eval_gen(args):
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.generate.evaluate import evaluate
+
+    options = generation_options(args)
+    ckpt = load_checkpoint(args.checkpoint)
+    t0 = time.perf_counter()
+    poems = ckpt.generate(**options)
+    seconds = time.perf_counter() - t0
+    result = {"checkpoint": str(ckpt.path), "options": options, **evaluate(ckpt, poems, args.form),
+              "seconds": seconds, "examples": poems[:3]}
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    rows = [("poems", f"{result['poems']} in {seconds:.1f} s"), ("form valid", f"{result['form_valid']:.1%}"),
+            ("rhyme", f"{result['rhyme']:.1%}"), ("tones", f"{result['tones']:.1%}"),
+            ("distinct-1", f"{result['distinct_1']:.3f}"), ("distinct-2", f"{result['distinct_2']:.3f}"),
+            ("novel lines", f"{result['novel_lines']:.1%}"), ("novel 4-grams", f"{result['novel_4grams']:.1%}"),
+            ("log p / char", f"{result['logprob_per_char']:.3f}")]
+    print("| measure | value |\n|---|---:|")
+    print("\n".join(f"| {k} | {v} |" for k, v in rows))
+    print("\n" + "\n".join(poems[:3]))
 
 
 def cmd_experiment(args):
@@ -319,7 +370,7 @@ def cmd_bench(args):
     print(json.dumps(result) if args.json else table(result))
 
 
-COMMANDS = {"bench": cmd_bench, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "generate": cmd_generate, "gradcheck": cmd_gradcheck,
+COMMANDS = {"bench": cmd_bench, "eval-gen": cmd_eval_gen, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "generate": cmd_generate, "gradcheck": cmd_gradcheck,
             "experiment": cmd_experiment}
 
 

@@ -1,56 +1,164 @@
-"""Sampling poems from a trained model, many at once: one forward step per character for the batch."""
+"""Writing poems with a trained model: many at once, one forward step per character for the batch.
+
+At each step the model's logits go through, in order: the repetition penalty (characters already in
+the poem), the temperature, the constraints (only allowed tokens stay; soft ones are reweighted; the
+distribution is renormalised over what is allowed), top-k and top-p filtering; then the next token
+is the most likely one (greedy) or drawn from what is left (sample). Beam search keeps the
+`beam_size` best partial poems by log-probability, compared by mean log-probability per token.
+"""
 import torch
 
 from rnnlab.errors import RnnlabError
+from rnnlab.generate.constraints import Constraints
+
+STRATEGIES = ("sample", "greedy", "beam")
 
 
 @torch.no_grad()
-def generate(model, vocab, start="", num=1, temperature=0.8, top_k=None, max_len=64, seed=None):
-    """Return `num` texts that begin with `start` and end at <eos> or after `max_len` characters.
+def generate(model, vocab, start="", num=1, temperature=0.8, top_k=None, top_p=None, strategy="sample",
+             beam_size=4, form="free", acrostic="", prefix="", rhyme=None, tones=None, repetition_penalty=1.0,
+             max_len=64, seed=None, length_penalty=1.0):
+    """Return `num` poems. `start` opens every poem; `prefix` is read first to set the mood, not printed.
 
-    Each next character is drawn from softmax(logits / temperature), optionally from the `top_k`
-    most likely only. Special tokens other than <eos> are never drawn.
+    form: free (ends at <eos> or after `max_len` characters) or wujue|qijue|wulv|qilv (exact shape).
+    acrostic: the first characters of the lines. rhyme, tones: None, "soft" or "hard" (regulated forms).
     """
+    _check(num, temperature, top_k, top_p, strategy, beam_size, repetition_penalty)
+    unknown = sorted({ch for ch in prefix if ch not in vocab})
+    if unknown:
+        raise RnnlabError(f"prefix has characters outside the model's vocabulary: {''.join(unknown)}")
+    device = next(model.parameters()).device
+    rows = beam_size if strategy == "beam" else num
+    constraints = Constraints(vocab, rows, form, start, acrostic, rhyme, tones, max_len, device)
+    was_training = model.training
+    model.eval()
+    try:
+        primer = [vocab.bos] + (vocab.encode(prefix) + [vocab.eos, vocab.bos] if prefix else [])
+        logits, state = model(torch.tensor([primer], device=device).repeat(rows, 1))
+        logits = logits[:, -1]
+        if strategy == "beam":
+            return _beam_search(model, vocab, constraints, logits, state, num, length_penalty)
+        gen = torch.Generator(device=device)
+        gen.manual_seed(seed if seed is not None else torch.seed())
+        return _decode(model, vocab, constraints, logits, state, strategy, temperature, top_k, top_p,
+                       repetition_penalty, gen)
+    finally:
+        model.train(was_training)
+
+
+def _check(num, temperature, top_k, top_p, strategy, beam_size, repetition_penalty):
+    if strategy not in STRATEGIES:
+        raise RnnlabError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     if not temperature > 0:
         raise RnnlabError(f"temperature must be > 0 (got {temperature})")
     if num < 1:
         raise RnnlabError(f"num must be at least 1 (got {num})")
     if top_k is not None and top_k < 1:
         raise RnnlabError(f"top-k must be at least 1 (got {top_k})")
-    unknown = sorted({ch for ch in start if ch not in vocab})
-    if unknown:
-        raise RnnlabError(f"start text has characters outside the model's vocabulary: {''.join(unknown)}")
-    if len(start) >= max_len:
-        raise RnnlabError(f"max-len ({max_len}) must exceed the length of the start text ({len(start)})")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise RnnlabError(f"top-p must be in (0, 1] (got {top_p})")
+    if not repetition_penalty >= 1:
+        raise RnnlabError(f"repetition penalty must be >= 1 (got {repetition_penalty})")
+    if strategy == "beam" and beam_size < num:
+        raise RnnlabError(f"beam search returns at most beam-size poems: beam size {beam_size} < num {num}")
 
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    gen = torch.Generator(device=device)
-    gen.manual_seed(seed if seed is not None else torch.seed())
-    banned = torch.tensor([vocab.pad, vocab.unk, vocab.bos], device=device)
 
-    prefix = torch.tensor([vocab.bos] + vocab.encode(start), device=device).repeat(num, 1)
-    logits, state = model(prefix)
-    logits = logits[:, -1]
-    out = torch.empty(num, 0, dtype=torch.long, device=device)
-    finished = torch.zeros(num, dtype=torch.bool, device=device)
-    for _ in range(max_len - len(start)):
-        logits = logits.float() / temperature
-        logits[:, banned] = float("-inf")
-        if top_k is not None and top_k < logits.shape[1]:
-            kth = torch.topk(logits, top_k, dim=1).values[:, -1:]
-            logits[logits < kth] = float("-inf")
-        token = torch.multinomial(torch.softmax(logits, dim=1), 1, generator=gen)
-        token[finished] = vocab.eos
-        out = torch.cat([out, token], dim=1)
-        finished |= token[:, 0] == vocab.eos
+def constrained_scores(logits, allowed, bonus):
+    """Log-probabilities renormalised over the allowed tokens, with the soft constraints' bonus."""
+    z = logits.float().masked_fill(~allowed, float("-inf"))
+    if bonus is not None:
+        z = z + bonus
+    return torch.log_softmax(z, dim=-1)
+
+
+def penalize_repeats(logits, counts, penalty):
+    """CTRL's repetition penalty (Keskar et al. 2019): a seen token's logit is divided by the penalty
+    if positive, multiplied if negative."""
+    if penalty == 1:
+        return logits
+    seen = counts > 0
+    return torch.where(seen & (logits > 0), logits / penalty, torch.where(seen, logits * penalty, logits))
+
+
+def filter_top_k_top_p(scores, top_k, top_p):
+    """Keep the top_k highest scores and the smallest set whose probability reaches top_p."""
+    if top_k is not None and top_k < scores.shape[-1]:
+        kth = torch.topk(scores, top_k, dim=-1).values[:, -1:]
+        scores = scores.masked_fill(scores < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        probs, order = torch.softmax(scores, dim=-1).sort(dim=-1, descending=True)
+        drop_sorted = probs.cumsum(dim=-1) - probs >= top_p          # the mass before it already reaches top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        scores = scores.masked_fill(drop, float("-inf"))
+    return scores
+
+
+def _decode(model, vocab, constraints, logits, state, strategy, temperature, top_k, top_p, penalty, gen):
+    rows = constraints.rows
+    counts = torch.zeros(rows, len(vocab), device=logits.device)
+    finished = torch.zeros(rows, dtype=torch.bool, device=logits.device)
+    out = []
+    for step in range(constraints.length + 1):
+        allowed, bonus, forced = constraints.at(step)
+        scores = constrained_scores(penalize_repeats(logits.float(), counts, penalty) / temperature, allowed, bonus)
+        if not torch.isfinite(scores).any(dim=-1)[forced < 0].all():
+            raise RnnlabError(f"no character satisfies the constraints at position {step + 1}")
+        if strategy == "greedy":
+            token = scores.argmax(dim=-1)
+        else:
+            probs = torch.softmax(filter_top_k_top_p(scores, top_k, top_p), dim=-1)
+            token = torch.multinomial(probs.nan_to_num(1.0 / probs.shape[-1]), 1, generator=gen)[:, 0]
+        token = torch.where(forced >= 0, forced, token)
+        token = token.masked_fill(finished, vocab.eos)
+        out.append(token)
+        finished |= token == vocab.eos
         if finished.all():
             break
-        logits, state = model(token, state)
+        constraints.advance(token)
+        counts[torch.arange(rows), token] += 1
+        logits, state = model(token[:, None], state)
         logits = logits[:, -1]
-    model.train(was_training)
-    return [start + vocab.decode(_until_eos(row, vocab.eos)) for row in out.tolist()]
+    return [vocab.decode(_until_eos(row, vocab.eos)) for row in torch.stack(out, 1).tolist()]
+
+
+def _beam_search(model, vocab, constraints, logits, state, num, length_penalty):
+    """Breadth-first over the constrained tree; a finished poem's score is sum log p / (tokens)^length_penalty."""
+    device, beam_size = logits.device, constraints.rows
+    scores = torch.full((beam_size,), float("-inf"), device=device)
+    scores[0] = 0.0                                    # all rows start identical: expand one
+    seqs = [[] for _ in range(constraints.rows)]
+    done = []
+    for step in range(constraints.length + 1):
+        allowed, bonus, forced = constraints.at(step)
+        only_forced = torch.nn.functional.one_hot(forced.clamp(min=0), allowed.shape[1]).bool()
+        allowed = torch.where((forced >= 0)[:, None], only_forced, allowed)
+        total = scores[:, None] + constrained_scores(logits, allowed, bonus)
+        best, index = total.view(-1).topk(min(2 * beam_size, total.numel()))
+        keep_rows, keep_tokens, keep_scores = [], [], []
+        for score, idx in zip(best.tolist(), index.tolist()):
+            if score == float("-inf") or len(keep_rows) == beam_size:
+                break
+            row, token = divmod(idx, total.shape[1])
+            if token == vocab.eos:
+                done.append((score / (len(seqs[row]) + 1) ** length_penalty, seqs[row]))
+            else:
+                keep_rows.append(row)
+                keep_tokens.append(token)
+                keep_scores.append(score)
+        if not keep_rows:
+            if not done:
+                raise RnnlabError(f"no character satisfies the constraints at position {step + 1}")
+            break
+        index = torch.tensor(keep_rows, device=device)
+        tokens = torch.tensor(keep_tokens, device=device)
+        seqs = [seqs[r] + [t] for r, t in zip(keep_rows, keep_tokens)]
+        scores = torch.tensor(keep_scores, device=device)
+        constraints.reorder(index)
+        constraints.advance(tokens)
+        logits, state = model(tokens[:, None], (state[0][:, index], state[1][:, index]))
+        logits = logits[:, -1]
+    done.sort(key=lambda item: -item[0])
+    return [vocab.decode(seq) for _, seq in done[:num]]
 
 
 def _until_eos(ids, eos):

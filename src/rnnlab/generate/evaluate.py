@@ -1,0 +1,67 @@
+"""How good are generated poems? Shape, rhyme and tones, diversity, novelty against the training
+corpus, and how likely the model itself finds them.
+
+    form valid     share of poems with exactly the requested regulated form (any regulated form for free)
+    rhyme          share whose even lines end in one rhyme group;  tones: share following a tone pattern
+    distinct-n     distinct character n-grams / all n-grams, over every line of every poem (Li et al. 2016)
+    novel lines    share of generated lines that occur nowhere in the training split, verbatim
+    novel 4-grams  share of generated character 4-grams never seen in the training split
+    log p / char   mean log-probability per character under the model (temperature 1, unconstrained)
+"""
+import torch
+
+from rnnlab.data.dataset import prepare
+from rnnlab.generate.forms import follows_tones, form_of, rhymes, split_lines
+
+
+def ngrams(lines, n):
+    return [line[i:i + n] for line in lines for i in range(len(line) - n + 1)]
+
+
+@torch.no_grad()
+def mean_logprob(model, vocab, texts, batch_size=256):
+    """Mean log p(character | earlier ones) over all characters of `texts` (the end token excluded)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(texts), batch_size):
+        seqs = [[vocab.bos] + vocab.encode(t) + [vocab.eos] for t in texts[i:i + batch_size]]
+        width = max(map(len, seqs))
+        batch = torch.tensor([s + [vocab.pad] * (width - len(s)) for s in seqs], device=device)
+        logp = torch.log_softmax(model(batch[:, :-1])[0].float(), dim=-1)
+        targets = batch[:, 1:]
+        picked = logp.gather(-1, targets[..., None])[..., 0]
+        chars = (targets != vocab.pad) & (targets != vocab.eos)
+        total += picked[chars].sum().item()
+        count += int(chars.sum())
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def training_lines(checkpoint):
+    """Every line of every poem in the checkpoint's training split, as text."""
+    data = prepare(checkpoint.data_config, vocab=checkpoint.vocab)
+    vocab = checkpoint.vocab
+    return [text for i in range(len(data.train)) for text, _ in split_lines(vocab.decode(data.train[i].tolist()))]
+
+
+def evaluate(checkpoint, poems, form="free"):
+    """The measures above for `poems` written by `checkpoint` with `form`; a dict of floats."""
+    lines = [text for poem in poems for text, _ in split_lines(poem)]
+    seen_lines = training_lines(checkpoint)
+    seen_4grams = set(ngrams(seen_lines, 4))
+    seen_lines = set(seen_lines)
+    grams4 = ngrams(lines, 4)
+    n = max(len(poems), 1)
+    return {
+        "poems": len(poems),
+        "form_valid": sum((form_of(p) == form) if form != "free" else form_of(p) is not None for p in poems) / n,
+        "rhyme": sum(map(rhymes, poems)) / n,
+        "tones": sum(map(follows_tones, poems)) / n,
+        "distinct_1": len(set(ngrams(lines, 1))) / max(len(ngrams(lines, 1)), 1),
+        "distinct_2": len(set(ngrams(lines, 2))) / max(len(ngrams(lines, 2)), 1),
+        "novel_lines": sum(line not in seen_lines for line in lines) / max(len(lines), 1),
+        "novel_4grams": sum(g not in seen_4grams for g in grams4) / max(len(grams4), 1),
+        "logprob_per_char": mean_logprob(checkpoint.model, checkpoint.vocab, poems),
+    }

@@ -1,0 +1,194 @@
+"""Constrained generation: regulated forms, acrostics, rhyme and tones, strategies, beam search.
+A fixed random model writes the poems, so every guarantee must come from the decoding itself."""
+import itertools
+import math
+import re
+
+import pytest
+import torch
+
+from rnnlab.data.vocab import Vocab
+from rnnlab.errors import RnnlabError
+from rnnlab.generate.evaluate import ngrams
+from rnnlab.generate.forms import FORMS, LINE_END, follows_tones, form_of, rhymes, split_lines
+from rnnlab.generate.prosody import PING, ZE, rhyme_group, tone
+from rnnlab.generate.sampling import filter_top_k_top_p, generate
+from rnnlab.nn.lm import LanguageModel, ModelConfig
+
+TEXT = ("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。床前明月光，疑是地上霜。举头望明月，低头思故乡。"
+        "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。朝辞白帝彩云间，千里江陵一日还。两岸猿声啼不住，"
+        "轻舟已过万重山。红豆生南国，春来发几枝？愿君多采撷，此物最相思！秋冬夏")
+VOCAB = Vocab.build([TEXT], min_count=1)
+
+
+def model(seed=0, eos_bias=0.0):
+    torch.manual_seed(seed)
+    m = LanguageModel(ModelConfig(vocab_size=len(VOCAB), embed_size=8, hidden_size=16))
+    with torch.no_grad():
+        m.decoder.weight.mul_(8)                 # a peaky random distribution: constraints must do the work
+        m.decoder.bias[VOCAB.eos] += eos_bias
+    return m
+
+
+def shape_ok(poem, form):
+    n, width = FORMS[form]
+    lines = split_lines(poem)
+    return len(lines) == n and all(len(t) == width and m == LINE_END[i % 2] for i, (t, m) in enumerate(lines))
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+@pytest.mark.parametrize("strategy", ["sample", "greedy"])
+def test_regulated_forms_always_have_their_shape(form, strategy):
+    for seed in range(3):
+        poems = generate(model(seed, eos_bias=20), VOCAB, num=20, form=form, strategy=strategy, temperature=1.5,
+                         seed=seed)
+        assert all(shape_ok(p, form) and form_of(p) == form for p in poems), poems
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_acrostic_starts_every_line_in_every_form(form):
+    acrostic = "春秋夏冬"[:FORMS[form][0]] if "冬" in VOCAB else "春秋夏白"
+    poems = generate(model(1), VOCAB, num=10, form=form, acrostic=acrostic, seed=3)
+    for poem in poems:
+        assert shape_ok(poem, form)
+        assert [t[0] for t, _ in split_lines(poem)][:len(acrostic)] == list(acrostic)
+
+
+def test_free_acrostic_survives_any_punctuation_and_ends_after_its_lines():
+    poems = generate(model(2, eos_bias=-5), VOCAB, num=30, acrostic="春秋夏", max_len=64, temperature=2.0, seed=4)
+    for poem in poems:
+        lines = split_lines(poem)
+        assert [t[0] for t, _ in lines] == list("春秋夏")[:len(lines)]
+        if len(poem) < 64:                         # not cut by the cap: all three lines, then the end
+            assert len(lines) == 3 and lines[-1][1] != ""
+    assert any(m in "？！；：、" for p in poems for _, m in split_lines(p))
+
+
+def test_eos_and_the_cap_always_stop_free_generation():
+    never_ends = generate(model(eos_bias=-50), VOCAB, start="床前", num=6, max_len=17, seed=1)
+    assert all(len(p) == 17 and p.startswith("床前") for p in never_ends)
+    ends_at_once = generate(model(eos_bias=50), VOCAB, start="明月", num=3, seed=1)
+    assert ends_at_once == ["明月"] * 3
+
+
+@pytest.mark.parametrize("form", list(FORMS))
+def test_hard_rhyme_and_tones_always_hold(form):
+    poems = generate(model(3), VOCAB, num=20, form=form, rhyme="hard", tones="hard", temperature=1.5, seed=5)
+    for poem in poems:
+        assert shape_ok(poem, form) and rhymes(poem) and follows_tones(poem), poem
+
+
+def test_soft_constraints_raise_the_rates_without_guaranteeing_them():
+    def rates(**kw):
+        poems = generate(model(4), VOCAB, num=200, form="wujue", temperature=1.0, seed=6, **kw)
+        return sum(map(rhymes, poems)) / 200, sum(map(follows_tones, poems)) / 200
+    plain, soft = rates(), rates(rhyme="soft", tones="soft")
+    assert soft[0] > plain[0] and soft[1] > plain[1]
+
+
+def test_prosody_of_known_characters():
+    assert (tone("山"), tone("海"), tone("月"), tone("，")) == (PING, ZE, ZE, None)
+    assert rhyme_group("山") == rhyme_group("间") == rhyme_group("天") != rhyme_group("光")
+    assert rhyme_group("知") != rhyme_group("衣")            # zhi (支) is not yi (齐)
+    assert form_of("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。") == "wujue"
+    assert rhymes("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
+    assert follows_tones("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(form="wujue", acrostic="春秋夏冬白"), "longer than the 4 lines"),
+    (dict(form="wujue", acrostic="春龙"), "outside the model's vocabulary: 龙"),
+    (dict(form="wujue", start="白日依山尽。"), "needs ， after line 1"),
+    (dict(form="wujue", start="白日，"), "needs a Chinese character at position 3"),
+    (dict(form="wujue", start="白", acrostic="黄"), "begins with 白, the acrostic with 黄"),
+    (dict(form="free", rhyme="hard"), "need a regulated form"),
+    (dict(form="wujue", tones="hard", start="白日依山尽，黄河入海月"), "breaks the tone pattern"),
+    (dict(form="wujue", rhyme="hard", start="白日依山尽，黄河入海流。欲穷千里目，更上一层光"), "do not rhyme"),
+    (dict(top_p=0.0), "top-p must be in (0, 1]"),
+    (dict(top_p=1.5), "top-p must be in (0, 1]"),
+    (dict(top_k=0), "top-k must be at least 1"),
+    (dict(strategy="beam", beam_size=2, num=3), "beam size 2 < num 3"),
+    (dict(repetition_penalty=0.5), "repetition penalty must be >= 1"),
+    (dict(prefix="龙"), "prefix has characters outside"),
+])
+def test_bad_requests_get_one_clear_error(kwargs, match):
+    with pytest.raises(RnnlabError, match=re.escape(match)):
+        generate(model(), VOCAB, seed=1, **kwargs)
+
+
+def test_unsatisfiable_hard_tones_are_refused():
+    level_only = Vocab.build(["山天前年边间光，。"], min_count=1)        # every character is 平
+    torch.manual_seed(0)
+    m = LanguageModel(ModelConfig(vocab_size=len(level_only), embed_size=4, hidden_size=4))
+    with pytest.raises(RnnlabError, match="both tones"):
+        generate(m, level_only, form="wujue", tones="hard", seed=1)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(form="wulv", rhyme="hard", tones="hard"),
+                                    dict(form="qijue", acrostic="月秋", repetition_penalty=1.5)])
+def test_batch_equals_one_at_a_time_under_greedy(kwargs):
+    m = model(5, eos_bias=-2)
+    batch = generate(m, VOCAB, start="月", num=5, strategy="greedy", seed=1, **kwargs)
+    single = [generate(m, VOCAB, start="月", num=1, strategy="greedy", seed=s, **kwargs)[0] for s in range(5)]
+    assert batch == single
+
+
+def test_same_seed_same_poems_with_every_option():
+    kw = dict(num=6, form="qilv", acrostic="春秋", rhyme="soft", tones="hard", top_k=20, top_p=0.9,
+              repetition_penalty=1.2, prefix="明月", temperature=1.3)
+    assert generate(model(6), VOCAB, seed=11, **kw) == generate(model(6), VOCAB, seed=11, **kw)
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    logp = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    kept = torch.isfinite(filter_top_k_top_p(logp, None, 0.8))
+    assert kept.tolist() == [[True, True, False, False]]
+    kept = torch.isfinite(filter_top_k_top_p(logp, None, 0.81))
+    assert kept.tolist() == [[True, True, True, False]]
+    assert torch.isfinite(filter_top_k_top_p(logp, 2, None)).sum() == 2
+
+
+def test_repetition_penalty_reduces_repeats():
+    def repeats(penalty):
+        poems = generate(model(7, eos_bias=-50), VOCAB, num=50, max_len=30, repetition_penalty=penalty, seed=2)
+        return sum(len(p) - len(set(p)) for p in poems)
+    assert repeats(3.0) < repeats(1.0)
+
+
+def test_prefix_changes_the_poem_but_is_not_printed():
+    m = model(8, eos_bias=-50)
+    plain = generate(m, VOCAB, start="月", num=4, max_len=20, seed=3)
+    primed = generate(m, VOCAB, start="月", num=4, max_len=20, seed=3, prefix="春眠不觉晓")
+    assert all(p.startswith("月") and len(p) == 20 for p in primed) and primed != plain
+
+
+def test_beam_search_finds_the_best_sequence_by_brute_force():
+    vocab = Vocab.build(["山水月"], min_count=1)                   # three characters, no punctuation
+    torch.manual_seed(9)
+    m = LanguageModel(ModelConfig(vocab_size=len(vocab), embed_size=4, hidden_size=6)).eval()
+    cap, chars = 3, [vocab.stoi[c] for c in "山水月"]
+
+    def logp(prefix, options):
+        with torch.no_grad():
+            logits = m(torch.tensor([[vocab.bos] + prefix]))[0][0, -1]
+        return torch.log_softmax(logits[options], 0)
+
+    best = (-math.inf, None)
+    for n in range(cap + 1):
+        for seq in itertools.product(chars, repeat=n):
+            seq = list(seq)
+            total = sum(logp(seq[:i], chars + [vocab.eos])[chars.index(t)].item() for i, t in enumerate(seq))
+            if n < cap:
+                total += logp(seq, chars + [vocab.eos])[-1].item()  # the end token; at the cap it is forced
+            best = max(best, (total / (n + 1), vocab.decode(seq)))
+    found = generate(m, vocab, strategy="beam", beam_size=len(chars) ** cap, num=1, max_len=cap)
+    assert found == [best[1]]
+
+
+def test_beam_search_keeps_the_form():
+    poems = generate(model(10), VOCAB, strategy="beam", beam_size=4, num=3, form="wujue", rhyme="hard", acrostic="春秋")
+    assert len(poems) == 3 and all(shape_ok(p, "wujue") and rhymes(p) for p in poems)
+
+
+def test_distinct_ngrams():
+    assert ngrams(["春风", "风"], 2) == ["春风"] and ngrams(["春风"], 1) == ["春", "风"]
