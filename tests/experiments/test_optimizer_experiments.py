@@ -32,7 +32,7 @@ def test_same_start_same_batches_same_first_loss(tmp_path):
 
 def test_optimizer_paths_quick(tmp_path, capsys):
     assert main(["experiment", "optimizer-paths", "--out", str(tmp_path), "--quick"]) == 0
-    assert {"rosenbrock.png", "saddle.png", "paths.csv", "summary.md"} <= {p.name for p in tmp_path.iterdir()}
+    assert {"rosenbrock.png", "saddle.png", "rosenbrock.gif", "saddle.gif", "paths.csv", "summary.md"} <= {p.name for p in tmp_path.iterdir()}
     rows = list(csv.DictReader(open(tmp_path / "paths.csv")))
     assert {(r["function"], r["optimizer"]) for r in rows} == {(f, o) for f in PROBLEMS for o in OPTIMIZERS}
     assert "| rosenbrock | Adam |" in capsys.readouterr().out
@@ -44,3 +44,10 @@ def test_paths_descend_on_rosenbrock():
     for label, (cls, kwargs) in OPTIMIZERS.items():
         path = trajectory(fn, start, 200, cls, dict(lr=lrs[label], **kwargs), window)
         assert rosenbrock(*path[-1]) < rosenbrock(*start), label
+
+
+def test_unknown_corpus_is_one_line_and_writes_nothing(tmp_path, capsys):
+    assert main(["experiment", "optimizers", "--out", str(tmp_path / "out"), "--corpus", "nope", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "nope" in err
+    assert not (tmp_path / "out").exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.animation import FuncAnimation, PillowWriter
 
 from rnnlab import optim
 from rnnlab.experiments.plots import plt
@@ -87,20 +88,19 @@ def run(out, quick=False):
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def plot_paths(path, fn, start, minimum, window, paths, title):
+def plot_paths(path, fn, start, minimum, window, paths, title, frames=60):
+    """The PNG with every whole trajectory, and an animated GIF beside it where they grow step by step."""
     x0, x1, y0, y1 = window
     xs, ys = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
     zs = fn(xs, ys)
     fig, ax = plt.subplots(figsize=(8, 6.5))
-    if zs.min() > 0:
-        ax.contour(xs, ys, zs, levels=np.logspace(np.log10(max(zs.min(), 1e-2)), np.log10(zs.max()), 25),
-                   cmap="viridis", alpha=0.5, linewidths=0.7)
-    else:
-        ax.contour(xs, ys, zs, levels=25, cmap="viridis", alpha=0.5, linewidths=0.7)
+    levels = np.logspace(np.log10(max(zs.min(), 1e-2)), np.log10(zs.max()), 25) if zs.min() > 0 else 25
+    ax.contour(xs, ys, zs, levels=levels, cmap="viridis", alpha=0.5, linewidths=0.7)
     colors = plt.get_cmap("tab10")
+    lines, heads = [], []
     for k, (label, p) in enumerate(paths.items()):
-        ax.plot(p[:, 0], p[:, 1], color=colors(k), lw=1.5, label=label)
-        ax.plot(p[-1, 0], p[-1, 1], "o", color=colors(k), ms=4)
+        lines.append(ax.plot(p[:, 0], p[:, 1], color=colors(k), lw=1.5, label=label)[0])
+        heads.append(ax.plot(p[-1, 0], p[-1, 1], "o", color=colors(k), ms=4)[0])
     ax.plot(*start, "k^", ms=8, label="start")
     if minimum is not None:
         ax.plot(*minimum, "k*", ms=12, label="minimum")
@@ -108,4 +108,17 @@ def plot_paths(path, fn, start, minimum, window, paths, title):
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+
+    longest = max(len(p) for p in paths.values())
+    ends = np.unique(np.linspace(1, longest, frames).astype(int))
+
+    def draw(end):
+        for line, head, p in zip(lines, heads, paths.values()):
+            shown = p[:end]
+            line.set_data(shown[:, 0], shown[:, 1])
+            head.set_data(shown[-1:, 0], shown[-1:, 1])
+        ax.set_title(f"{title} (step {min(end, longest) - 1})")
+        return lines + heads
+    FuncAnimation(fig, draw, frames=ends, blit=False).save(Path(path).with_suffix(".gif"), writer=PillowWriter(fps=12),
+                                                          dpi=60)
     plt.close(fig)

@@ -27,13 +27,13 @@ QUICK = dict(embed_size=16, hidden_size=24, batch_size=16, eval_every=5, log_eve
 def run(out, quick=False, seed=0, corpus="tang", steps=None, valid_sequences=1000):
     """Train one model per entry of RUNS for `steps` steps each; validation on the first
     `valid_sequences` of the validation split (a random sample) to keep evaluations short."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     steps = steps or (10 if quick else 300)
     base = build_config("seed-large", corpus=corpus, seed=seed, max_steps=steps, time_budget=0, patience=10 ** 6,
                         device="cpu", **(QUICK if quick else FULL))
-    data = prepare(base.data)
+    data = prepare(base.data)                   # bad input fails here, before anything is written
     data = replace(data, valid=data.valid.head(valid_sequences))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     results = {}
     for label, overrides in RUNS.items():
         t0 = time.perf_counter()
