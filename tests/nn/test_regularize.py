@@ -1,0 +1,81 @@
+"""AWD-LSTM's regularisers: masks shared where they must be, identity in eval mode, every cell under WeightDrop."""
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from rnnlab.nn.cells import CELLS
+from rnnlab.nn.regularize import (EmbeddingDropout, LockedDropout, WeightDrop, activation_regularization,
+                                  temporal_activation_regularization)
+
+
+def test_locked_dropout_uses_one_mask_for_all_time_steps():
+    torch.manual_seed(0)
+    drop = LockedDropout(0.5)
+    x = torch.rand(4, 7, 6) + 0.5
+    ratio = drop(x) / x
+    assert torch.equal(ratio, ratio[:, :1].expand_as(ratio))          # the same for every t
+    assert set(ratio.unique().tolist()) == {0.0, 2.0}
+    assert torch.equal(drop.eval()(x), x)
+
+
+def test_embedding_dropout_drops_whole_characters():
+    torch.manual_seed(1)
+    emb = torch.nn.Embedding(50, 8)
+    drop = EmbeddingDropout(emb, p=0.3)
+    tokens = torch.arange(50).repeat(3, 1)
+    out = drop(tokens)
+    dropped = (out == 0).all(-1)
+    assert torch.equal(dropped, dropped[:1].expand_as(dropped))        # a character is dropped everywhere
+    assert 0 < dropped[0].sum() < 50
+    kept = ~dropped[0]
+    assert torch.allclose(out[0][kept], emb.weight[kept] / 0.7)
+    assert torch.equal(drop.eval()(tokens), emb(tokens))
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_weight_drop_is_one_dropconnect_mask_per_forward_pass(cell):
+    torch.manual_seed(2)
+    lstm = CELLS[cell](3, 5, 2).double()
+    wd = WeightDrop(lstm, p=0.4)
+    names = [n for n, _ in lstm.named_parameters()]
+    before = {n: p.detach().clone() for n, p in lstm.named_parameters()}
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torch.manual_seed(3)
+        out, _ = wd(x)
+        out.sum().backward()
+    # the same as running the LSTM once with the dropped hidden-to-hidden weights, for all steps
+    torch.manual_seed(3)
+    dropped = {n: F.dropout(getattr(lstm, n), 0.4, True) for n in ("weight_hh_l0", "weight_hh_l1")}
+    assert torch.allclose(out, functional_call(lstm, dropped, (x,))[0], atol=1e-12, rtol=0)
+    # dropped entries get no gradient; nothing was re-registered or changed
+    mask = dropped["weight_hh_l0"] == 0
+    assert mask.any() and (lstm.weight_hh_l0.grad[mask] == 0).all()
+    assert [n for n, _ in lstm.named_parameters()] == names
+    assert all(torch.equal(p, before[n]) for n, p in lstm.named_parameters())
+    assert torch.equal(wd.eval()(x)[0], lstm(x)[0])
+
+
+def test_weight_drop_gives_every_cell_the_same_gradients():
+    torch.manual_seed(4)
+    ref = CELLS["autograd"](3, 4, 1).double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    grads = {}
+    for cell in CELLS:
+        lstm = CELLS[cell](3, 4, 1).double()
+        lstm.load_state_dict(ref.state_dict())
+        torch.manual_seed(5)
+        WeightDrop(lstm, p=0.5)(x)[0].pow(2).sum().backward()
+        grads[cell] = [p.grad for p in lstm.parameters()]
+    for cell in ("manual", "native"):
+        assert all(torch.allclose(a, b, atol=1e-12, rtol=0) for a, b in zip(grads[cell], grads["autograd"]))
+
+
+def test_ar_and_tar():
+    h = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [3.0, 2.0]]])
+    assert activation_regularization(h, 2.0).item() == pytest.approx(2.0 * (1 + 4 + 9 + 16 + 9 + 4) / 6)
+    assert temporal_activation_regularization(h, 1.0).item() == pytest.approx((4 + 4 + 0 + 4) / 4)
