@@ -79,3 +79,13 @@ def test_ar_and_tar():
     h = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [3.0, 2.0]]])
     assert activation_regularization(h, 2.0).item() == pytest.approx(2.0 * (1 + 4 + 9 + 16 + 9 + 4) / 6)
     assert temporal_activation_regularization(h, 1.0).item() == pytest.approx((4 + 4 + 0 + 4) / 4)
+
+
+def test_weight_drop_masks_differ_between_passes_and_the_wrapper_saves_and_reloads():
+    torch.manual_seed(6)
+    wd = WeightDrop(CELLS["native"](3, 4, 1), p=0.5)
+    x = torch.randn(2, 5, 3)
+    assert not torch.equal(wd(x)[0], wd(x)[0])
+    copy = WeightDrop(CELLS["native"](3, 4, 1), p=0.5)
+    copy.load_state_dict(wd.state_dict())
+    assert torch.equal(copy.eval()(x)[0], wd.eval()(x)[0])
