@@ -1,0 +1,82 @@
+"""AWD-LSTM (Merity, Keskar & Socher 2017; reference 002 §2.3): a stack of single-layer LSTMs with
+DropConnect on their recurrent weights and variational dropout everywhere else.
+
+    tokens -> embedding (EmbeddingDropout dropoute) -> LockedDropout(dropouti)
+           -> [WeightDrop(LSTM_l, wdrop) -> LockedDropout(dropouth) between layers] x num_layers
+           -> LockedDropout(dropout) -> decoder (weight = embedding's when tied)
+Layer sizes: every layer has hidden_size units except the last, which has embed_size when the
+weights are tied (the decoder then maps embed_size -> vocabulary with the embedding matrix).
+`residual` adds a layer's input to its output where the two sizes agree (001: skip connections).
+The forward pass also returns the last layer's output before and after its dropout, for TAR and AR.
+"""
+from dataclasses import asdict, dataclass
+
+import torch.nn.functional as F
+from torch import nn
+
+from rnnlab.nn.cells import make_lstm
+from rnnlab.nn.regularize import EmbeddingDropout, LockedDropout, WeightDrop
+
+
+@dataclass(frozen=True)
+class AWDConfig:
+    vocab_size: int
+    embed_size: int = 400
+    hidden_size: int = 1150
+    num_layers: int = 3
+    cell: str = "native"
+    dropout: float = 0.4        # on the last layer's output
+    dropouth: float = 0.3       # between LSTM layers
+    dropouti: float = 0.65      # on the embedded input
+    dropoute: float = 0.1       # whole embedding rows
+    wdrop: float = 0.5          # DropConnect on weight_hh
+    tied: bool = True
+    residual: bool = False
+
+    def to_dict(self):
+        return asdict(self)
+
+    def layer_sizes(self):
+        """[(input size, hidden size)] per layer."""
+        outs = [self.hidden_size] * (self.num_layers - 1) + [self.embed_size if self.tied else self.hidden_size]
+        return list(zip([self.embed_size] + outs[:-1], outs))
+
+
+class AWDLanguageModel(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
+        self.embedding_dropout = EmbeddingDropout(self.embedding, config.dropoute)
+        self.rnns = nn.ModuleList(WeightDrop(make_lstm(config.cell, n_in, n_out), config.wdrop)
+                                  for n_in, n_out in config.layer_sizes())
+        self.input_dropout = LockedDropout(config.dropouti)
+        self.hidden_dropout = LockedDropout(config.dropouth)
+        self.output_dropout = LockedDropout(config.dropout)
+        self.decoder = nn.Linear(config.layer_sizes()[-1][1], config.vocab_size)
+        if config.tied:
+            self.decoder.weight = self.embedding.weight          # one tensor (Press & Wolf 2017; Inan et al. 2017)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        nn.init.zeros_(self.decoder.bias)
+
+    def forward(self, tokens, state=None):
+        """tokens (B, T) -> logits (B, T, V), state [(h, c) per layer], (last output raw, after dropout)."""
+        x = self.input_dropout(self.embedding_dropout(tokens))
+        new_state = []
+        for layer, rnn in enumerate(self.rnns):
+            out, s = rnn(x, None if state is None else state[layer])
+            new_state.append(s)
+            if self.config.residual and out.shape[-1] == x.shape[-1] and layer > 0:
+                out = out + x
+            raw = out
+            x = self.hidden_dropout(out) if layer < len(self.rnns) - 1 else self.output_dropout(out)
+        return self.decoder(x), new_state, (raw, x)
+
+
+def detach_state(state):
+    """Cut the graph between BPTT windows while the values carry over."""
+    return [tuple(t.detach() for t in s) for s in state]
+
+
+def stream_loss(logits, targets):
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
