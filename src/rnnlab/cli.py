@@ -177,13 +177,14 @@ def build_parser():
     eg.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     eg.add_argument("--json", action="store_true", help="print JSON")
     ex = sub.add_parser("experiment", help="run an experiment and write its CSV, plots and summary.md")
-    ex.add_argument("name", choices=["explosion", "memory", "vanishing", "optimizers", "optimizer-paths"])
+    ex.add_argument("name", choices=["explosion", "memory", "vanishing", "optimizers", "optimizer-paths", "awd-ablation"])
     ex.add_argument("--out", required=True, metavar="DIR")
     ex.add_argument("--quick", action="store_true", help="a few epochs or steps only: checks that it runs")
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--global-norm", action="store_true", help="explosion: clip by the global norm instead of per tensor")
-    ex.add_argument("--corpus", default="tang", help="optimizers: the corpus (default: %(default)s)")
+    ex.add_argument("--corpus", help="optimizers, awd-ablation: the corpus (default: tang for optimizers, tangshi for awd-ablation)")
     ex.add_argument("--steps", type=positive_int, help="optimizers: steps per optimizer (default 300; 10 with --quick)")
+    ex.add_argument("--epochs", type=positive_int, help="awd-ablation: epochs per variant (default 40; 2 with --quick)")
     gc = sub.add_parser("gradcheck", help="check the numpy engine's gradients against central differences and PyTorch")
     gc.add_argument("--seed", type=int, default=0)
     gc.add_argument("--json", action="store_true", help="print JSON")
@@ -338,7 +339,9 @@ def cmd_experiment(args):
     import importlib
 
     module = importlib.import_module(f"rnnlab.experiments.{args.name.replace('-', '_')}")
-    extra = {"explosion": {"global_norm": args.global_norm}, "optimizers": {"corpus": args.corpus, "steps": args.steps}}
+    corpus = {"corpus": args.corpus} if args.corpus else {}
+    extra = {"explosion": {"global_norm": args.global_norm}, "optimizers": {**corpus, "steps": args.steps},
+             "awd-ablation": {**corpus, "epochs": args.epochs}}
     if args.name != "optimizer-paths":
         extra.setdefault(args.name, {})["seed"] = args.seed
     module.run(args.out, quick=args.quick, **extra.get(args.name, {}))

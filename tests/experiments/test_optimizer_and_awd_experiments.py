@@ -51,3 +51,14 @@ def test_unknown_corpus_is_one_line_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "nope" in err
     assert not (tmp_path / "out").exists()
+
+
+@needs_data("tangshi.txt")
+def test_awd_ablation_quick(tmp_path, capsys):
+    from rnnlab.experiments.awd_ablation import VARIANTS
+    assert main(["experiment", "awd-ablation", "--out", str(tmp_path), "--quick"]) == 0
+    assert {"results.csv", "summary.md", "curves.png"} <= {p.name for p in tmp_path.iterdir()}
+    rows = list(csv.DictReader(open(tmp_path / "results.csv")))
+    assert {r["variant"] for r in rows} == set(VARIANTS) and len(rows) == 2 * len(VARIANTS)
+    summary = capsys.readouterr().out
+    assert all(f"| {label} |" in summary for label in VARIANTS)

@@ -1,0 +1,100 @@
+"""AWD-LSTM ablation (reference 002 §2.3): a plain LSTM, the full AWD-LSTM, and the full model with one
+technique removed at a time, each trained for the same number of epochs on the same stream.
+
+The validation poems are split in two halves: the first picks the best epoch (and drives NT-ASGD's
+trigger), the second is the test set, evaluated once with the best weights."""
+import copy
+import csv
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnlab.data.dataset import DataConfig, Split, prepare
+from rnnlab.data.stream import batchify, join
+from rnnlab.experiments.plots import line_plot
+from rnnlab.nn.awd import AWDConfig, AWDLanguageModel
+from rnnlab.optim import NTASGD
+from rnnlab.train.stream import stream_perplexity, train_epoch
+
+FULL = dict(dropout=0.4, dropouth=0.25, dropouti=0.4, dropoute=0.1, wdrop=0.5, tied=True)
+# label -> (model overrides, training overrides)
+VARIANTS = {
+    "plain LSTM": (dict(dropout=0, dropouth=0, dropouti=0, dropoute=0, wdrop=0, tied=False),
+                   dict(alpha=0, beta=0, variable_bptt=False, averaging=False)),
+    "AWD-LSTM (all)": ({}, {}),
+    "- weight drop": (dict(wdrop=0), {}),
+    "- locked dropout": (dict(dropout=0, dropouth=0, dropouti=0), {}),
+    "- embedding dropout": (dict(dropoute=0), {}),
+    "- weight tying": (dict(tied=False), {}),
+    "- AR/TAR": ({}, dict(alpha=0, beta=0)),
+    "- variable BPTT": ({}, dict(variable_bptt=False)),
+    "- NT-ASGD (plain SGD)": ({}, dict(averaging=False)),
+}
+
+
+def halves(split):
+    """The first and second half of a split's sequences."""
+    n = len(split) // 2
+    return split.head(n), Split(split.tokens[split.offsets[n]:], split.offsets[n:] - split.offsets[n])
+
+
+def as_stream(split, batch_size):
+    return torch.from_numpy(batchify(join(split), batch_size)).long()
+
+
+def run_variant(label, data, vocab_size, epochs, seed, size, batch_size=16, bptt=35, lr=20.0):
+    model_over, train_over = VARIANTS[label]
+    opts = {"alpha": 2.0, "beta": 1.0, "variable_bptt": True, "averaging": True, **train_over}
+    torch.manual_seed(seed)
+    model = AWDLanguageModel(AWDConfig(vocab_size, **size, num_layers=2, **{**FULL, **model_over}))
+    optimizer = NTASGD(model.parameters(), lr=lr, n=5 if opts["averaging"] else 10 ** 9, weight_decay=1.2e-6)
+    rng = np.random.default_rng(seed)
+    train, valid, test = data
+    best, best_state, rows, state = math.inf, None, [], None
+    t0 = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        loss, state = train_epoch(model, optimizer, train, bptt, rng if opts["variable_bptt"] else None, state,
+                                  alpha=opts["alpha"], beta=opts["beta"])
+        with optimizer.averaged():
+            ppl = stream_perplexity(model, valid, bptt)
+            if ppl < best:
+                best, best_state = ppl, copy.deepcopy(model.state_dict())
+        optimizer.check(ppl)
+        rows.append({"variant": label, "epoch": epoch, "train_loss": loss, "valid_ppl": ppl})
+    model.load_state_dict(best_state)
+    return {"rows": rows, "best_valid": best, "test": stream_perplexity(model, test, bptt),
+            "seconds": time.perf_counter() - t0, "averaging_from": optimizer.triggered_at}
+
+
+def run(out, quick=False, seed=0, corpus="tangshi", epochs=None):
+    prepared = prepare(DataConfig(corpus=corpus))
+    valid, test = halves(prepared.valid)
+    data = (as_stream(prepared.train, 16), as_stream(valid, 4), as_stream(test, 4))
+    epochs = epochs or (2 if quick else 40)
+    size = dict(embed_size=16, hidden_size=24) if quick else dict(embed_size=128, hidden_size=256)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {label: run_variant(label, data, len(prepared.vocab), epochs, seed, size) for label in VARIANTS}
+
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, ["variant", "epoch", "train_loss", "valid_ppl"])
+        writer.writeheader()
+        for r in results.values():
+            writer.writerows(r["rows"])
+    line_plot(out / "curves.png", {label: ([row["epoch"] for row in r["rows"]], [row["valid_ppl"] for row in r["rows"]])
+                                   for label, r in results.items()},
+              f"AWD-LSTM ablation on {corpus}: validation perplexity", "epoch", "perplexity", log_y=True)
+    lines = ["# AWD-LSTM ablation", "",
+             f"Corpus {corpus}; 2-layer LSTM, embedding {size['embed_size']}, hidden {size['hidden_size']}; batch 16, "
+             f"BPTT 35; NT-ASGD lr 20, clip 0.25; {epochs} epochs per variant, seed {seed}. Validation = first half of "
+             "the held-out poems (picks the best epoch), test = second half.", "",
+             "| variant | best valid perplexity | test perplexity | last train loss | averaging from step | seconds |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for label, r in results.items():
+        lines.append(f"| {label} | {r['best_valid']:.2f} | {r['test']:.2f} | {r['rows'][-1]['train_loss']:.3f} | "
+                     f"{r['averaging_from'] if r['averaging_from'] is not None else '-'} | {r['seconds']:.0f} |")
+    (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return results
