@@ -230,3 +230,12 @@ def test_generate_forms_and_eval_gen(capsys, tiny_run):
 ])
 def test_bad_generation_requests(capsys, tiny_run, argv, match):
     fails(capsys, "generate", "--checkpoint", tiny_run.run_dir, *argv, match=match)
+
+
+def test_a_closed_pipe_ends_quietly(tiny_run):
+    """More output than a pipe holds, read by `head`, which leaves after one line."""
+    cmd = (f"{sys.executable} -m rnnlab.cli generate --checkpoint {tiny_run.run_dir} --num 3000 --max-len 60 "
+           f"--temperature 1.5 --seed 1 | head -n 1")
+    result = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300)
+    assert len(result.stdout.splitlines()) == 1
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr

@@ -3,6 +3,7 @@
 User errors (RnnlabError) become one line on stderr and exit code 2."""
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -387,6 +388,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:                 # e.g. `rnnlab generate ... | head -1`: the reader left, stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return code or 0
 
 
