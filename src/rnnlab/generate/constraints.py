@@ -1,8 +1,9 @@
 """Constrained decoding: at each step, which tokens each poem in the batch may take next.
 
-`Constraints.at(step)` gives, for every row, the allowed tokens (a boolean mask), a bonus added to
-the log-probabilities (the soft constraints) and a forced token (start text, acrostic, punctuation of
-a regulated form) or -1. The sampler renormalises the model's distribution over the allowed tokens.
+`Constraints.at(step)` gives, for every row, the allowed tokens (a boolean mask; a forced token —
+start text, acrostic, punctuation of a regulated form, the end — is the only one allowed) and a bonus
+added to the log-probabilities (the soft constraints). The sampler renormalises the model's
+distribution over the allowed tokens.
 `advance(tokens)` updates each row's state (line, column, tone family, rhyme group), and `reorder`
 follows the beams of a beam search.
 """
@@ -107,38 +108,40 @@ class Constraints:
 
     # -- per step ------------------------------------------------------------------------------------
     def at(self, step):
-        """(allowed (rows, V) bool, bonus (rows, V) float or None, forced (rows,) long with -1 for none)."""
-        V, rows, vocab = len(self.vocab), self.rows, self.vocab
-        forced = torch.full((rows,), -1, dtype=torch.long, device=self.device)
+        """(allowed (rows, V) bool, bonus (rows, V) float or None). A forced token (start text, acrostic,
+        punctuation of a form, the end) is the only one its row allows."""
+        forced = torch.full((self.rows,), -1, dtype=torch.long, device=self.device)
         if step < len(self.start):
-            forced[:] = vocab.stoi[self.start[step]]
-        if self.form == "free" and step >= self.length:                 # the length cap
+            forced[:] = self.vocab.stoi[self.start[step]]
+        allowed, bonus = (self._free if self.form == "free" else self._regulated)(step, forced)
+        rows = forced >= 0
+        allowed[rows] = torch.nn.functional.one_hot(forced[rows], len(self.vocab)).bool()
+        return allowed, bonus
+
+    def _free(self, step, forced):
+        V, rows, vocab = len(self.vocab), self.rows, self.vocab
+        if step >= self.length:                                           # the length cap
             forced[:] = vocab.eos
-            return torch.nn.functional.one_hot(forced, V).bool(), None, forced
-        if self.form == "free":
-            allowed = self.character.expand(rows, V).clone()
-            allowed[:, vocab.eos] = True
-            if self.acrostic:                                             # any punctuation mark ends a line
-                allowed[self.col == 0] &= ~self.punct
-                acrostic_ids = torch.tensor(vocab.encode(self.acrostic) + [vocab.eos], device=self.device)
-                due = (self.col == 0) & (forced < 0)
-                forced[due] = acrostic_ids[self.line[due].clamp(max=len(self.acrostic))]
-                allowed[:, vocab.eos] = self.line >= len(self.acrostic)
-            return allowed, None, forced
-        return self._regulated(step, forced)
+        allowed = self.character.expand(rows, V).clone()
+        allowed[:, vocab.eos] = True
+        if self.acrostic:                                                 # any punctuation mark ends a line
+            allowed[self.col == 0] &= ~self.punct
+            acrostic_ids = torch.tensor(vocab.encode(self.acrostic) + [vocab.eos], device=self.device)
+            due = (self.col == 0) & (forced < 0)
+            forced[due] = acrostic_ids[self.line[due].clamp(max=len(self.acrostic))]
+            allowed[:, vocab.eos] = self.line >= len(self.acrostic)
+        return allowed, None
 
     def _regulated(self, step, forced):
         V, rows, vocab = len(self.vocab), self.rows, self.vocab
         allowed = torch.zeros(rows, V, dtype=torch.bool, device=self.device)
         if step >= self.length:
             forced[:] = vocab.eos
-            allowed[:, vocab.eos] = True
-            return allowed, None, forced
+            return allowed, None
         line, col = divmod(step, self.width + 1)
         if col == self.width:
             forced[:] = vocab.stoi[LINE_END[line % 2]]
-            allowed[:, forced[0]] = True
-            return allowed, None, forced
+            return allowed, None
         if forced[0] < 0 and col == 0 and line < len(self.acrostic):
             forced[:] = vocab.stoi[self.acrostic[line]]
         allowed[:] = self.han
@@ -157,7 +160,7 @@ class Constraints:
             else:
                 wrong = self.group[None, :] != self.rhyme_of[:, None]
             self._apply(self.rhyme, wrong, allowed, bonus)
-        return allowed, bonus, forced
+        return allowed, bonus
 
     @staticmethod
     def _apply(mode, wrong, allowed, bonus):

@@ -107,16 +107,14 @@ def _decode(model, vocab, constraints, logits, state, strategy, temperature, top
     counts = torch.zeros(rows, len(vocab), device=logits.device)
     out = [[] for _ in range(rows)]
     for step in range(constraints.length + 1):
-        allowed, bonus, forced = constraints.at(step)
+        allowed, bonus = constraints.at(step)
         scores = constrained_scores(penalize_repeats(logits.float(), counts, penalty) / temperature, allowed, bonus)
-        if not torch.isfinite(scores).any(dim=-1)[forced < 0].all():
+        if not torch.isfinite(scores).any(dim=-1).all():
             raise RnnlabError(f"no character satisfies the constraints at position {step + 1}")
         if strategy == "greedy":
             token = scores.argmax(dim=-1)
         else:
-            probs = torch.softmax(filter_top_k_top_p(scores, top_k, top_p), dim=-1)
-            token = sample_categorical(probs.nan_to_num(1.0 / probs.shape[-1]), gen)
-        token = torch.where(forced >= 0, forced, token)
+            token = sample_categorical(torch.softmax(filter_top_k_top_p(scores, top_k, top_p), dim=-1), gen)
         for row, t in zip(alive.tolist(), token.tolist()):
             out[row].append(t)
         going = token != vocab.eos
@@ -142,9 +140,7 @@ def _beam_search(model, vocab, constraints, logits, state, num, length_penalty):
     seqs = [[] for _ in range(constraints.rows)]
     done = []
     for step in range(constraints.length + 1):
-        allowed, bonus, forced = constraints.at(step)
-        only_forced = torch.nn.functional.one_hot(forced.clamp(min=0), allowed.shape[1]).bool()
-        allowed = torch.where((forced >= 0)[:, None], only_forced, allowed)
+        allowed, bonus = constraints.at(step)
         total = scores[:, None] + constrained_scores(logits, allowed, bonus)
         best, index = total.view(-1).topk(min(2 * beam_size, total.numel()))
         keep_rows, keep_tokens, keep_scores = [], [], []
