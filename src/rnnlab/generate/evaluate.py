@@ -10,7 +10,8 @@ corpus, and how likely the model itself finds them.
 """
 import torch
 
-from rnnlab.data.dataset import prepare
+from rnnlab.data.batches import eval_batches, padded_batch
+from rnnlab.data.dataset import Split, prepare
 from rnnlab.generate.forms import follows_tones, form_of, rhymes, split_lines
 
 
@@ -24,14 +25,11 @@ def mean_logprob(model, vocab, texts, batch_size=256):
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
+    split = Split.from_lists([[vocab.bos] + vocab.encode(t) + [vocab.eos] for t in texts])
     total, count = 0.0, 0
-    for i in range(0, len(texts), batch_size):
-        seqs = [[vocab.bos] + vocab.encode(t) + [vocab.eos] for t in texts[i:i + batch_size]]
-        width = max(map(len, seqs))
-        batch = torch.tensor([s + [vocab.pad] * (width - len(s)) for s in seqs], device=device)
-        logp = torch.log_softmax(model(batch[:, :-1])[0].float(), dim=-1)
-        targets = batch[:, 1:]
-        picked = logp.gather(-1, targets[..., None])[..., 0]
+    for idx in eval_batches(split, batch_size):
+        inputs, targets = (torch.from_numpy(a).to(device) for a in padded_batch(split, idx, vocab.pad))
+        picked = torch.log_softmax(model(inputs)[0].float(), dim=-1).gather(-1, targets[..., None])[..., 0]
         chars = (targets != vocab.pad) & (targets != vocab.eos)
         total += picked[chars].sum().item()
         count += int(chars.sum())
