@@ -9,6 +9,7 @@ from rnnlab.data.dataset import prepare
 from rnnlab.experiments.plots import plt
 from rnnlab.train.config import build_config
 from rnnlab.train.loop import train
+from rnnlab.train.metrics import format_cell
 
 # label -> TrainConfig overrides: the reference's five runs, then its two re-tuned ones
 RUNS = {
@@ -38,7 +39,7 @@ def run(out, quick=False, seed=0, corpus="tang", steps=None, valid_sequences=100
     for label, overrides in RUNS.items():
         t0 = time.perf_counter()
         result = train(replace(base, **overrides), data, out / "runs" / slug(label), progress=False)
-        rows = read_metrics(result.run_dir / "metrics.csv")
+        rows = result.metrics
         results[label] = {"rows": rows, "best_ppl": result.best_ppl, "seconds": time.perf_counter() - t0,
                           "final_loss": next(r["train_loss"] for r in reversed(rows) if r["train_loss"] is not None)}
         print(f"{label:<34} best valid ppl {result.best_ppl:9.2f}  {results[label]['seconds']:6.0f} s", flush=True)
@@ -48,7 +49,7 @@ def run(out, quick=False, seed=0, corpus="tang", steps=None, valid_sequences=100
         writer.writerow(("optimizer", "step", "train_loss", "valid_ppl"))
         for label, r in results.items():
             for row in r["rows"]:
-                writer.writerow((label, row["step"], fmt(row["train_loss"]), fmt(row["valid_ppl"])))
+                writer.writerow((label, row["step"], format_cell(row["train_loss"]), format_cell(row.get("valid_ppl"))))
     plot_curves(results, out / "loss_curves.png",
                 f"{corpus}, LSTM {base.embed_size}/{base.hidden_size}, batch {base.batch_size}, {steps} steps, seed {seed}")
     lines = ["# Optimizer comparison", "",
@@ -67,22 +68,11 @@ def slug(label):
     return "".join(c if c.isalnum() or c == "." else "-" for c in label.lower()).strip("-")
 
 
-def fmt(value):
-    return "" if value is None else f"{value:.6g}"
-
-
-def read_metrics(path):
-    with open(path, newline="") as f:
-        return [{"step": int(r["step"]),
-                 "train_loss": float(r["train_loss"]) if r.get("train_loss") else None,
-                 "valid_ppl": float(r["valid_ppl"]) if r.get("valid_ppl") else None} for r in csv.DictReader(f)]
-
-
 def plot_curves(results, path, title):
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
     for label, r in results.items():
         loss = [(row["step"], row["train_loss"]) for row in r["rows"] if row["train_loss"] is not None]
-        ppl = [(row["step"], row["valid_ppl"]) for row in r["rows"] if row["valid_ppl"] is not None]
+        ppl = [(row["step"], row["valid_ppl"]) for row in r["rows"] if "valid_ppl" in row]
         left.plot(*zip(*loss), label=label)
         right.plot(*zip(*ppl), marker="o", label=label)
     left.set(title="train loss", xlabel="step", ylabel="cross entropy (nats/char)")

@@ -3,7 +3,7 @@ every `eval_every` steps and at each epoch end, early stopping, best/ and last/ 
 import json
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ class TrainResult:
     stop_reason: str
     checkpoint: object   # the best Checkpoint, loaded back
     nonfinite_steps: int = 0
+    metrics: list = field(default_factory=list)   # the rows of metrics.csv, unrounded
 
 
 def pick_device(name):
@@ -139,4 +140,4 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
         raise RnnlabError(f"training diverged: validation perplexity was never finite (see {run_dir / 'metrics.csv'})")
     best = load_checkpoint(run_dir / "best", cell=cfg.cell, device=device)
     return TrainResult(run_dir, best_ppl, step, step / steps_per_epoch, train_tokens / max(train_time, 1e-9), stop, best,
-                       nonfinite)
+                       nonfinite, log.rows)

@@ -18,10 +18,11 @@ class MetricsLog:
     def write(self, **row):
         self.rows.append(row)
         with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow(_fmt(row.get(c)) for c in self.columns)
+            csv.writer(f).writerow(format_cell(row.get(c)) for c in self.columns)
 
 
-def _fmt(value):
+def format_cell(value):
+    """A CSV cell: blank for None, floats with 6 significant digits."""
     if value is None:
         return ""
     return f"{value:.6g}" if isinstance(value, float) else value
