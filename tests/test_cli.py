@@ -239,3 +239,60 @@ def test_a_closed_pipe_ends_quietly(tiny_run):
     result = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300)
     assert len(result.stdout.splitlines()) == 1
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+
+
+AWD_TINY = ["--preset", "awd-small", "--corpus", "tangshi", "--embed-size", "8", "--hidden-size", "12", "--num-layers", "2",
+            "--batch-size", "8", "--bptt", "12", "--time-budget", "0", "--no-progress"]
+
+
+def test_awd_preset_with_class_softmax_trains_reloads_and_writes_forms(capsys, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.nn.awd import AWDLanguageModel
+
+    code, out, err = run(capsys, "train", *AWD_TINY, "--softmax", "class", "--classes", "6", "--residual",
+                         "--max-steps", "4", "--eval-every", "2", "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "best validation perplexity" in out and out.strip().splitlines()[-1].startswith("月: 月")
+    ckpt = load_checkpoint(tmp_path / "run")
+    config = ckpt.model.config
+    assert isinstance(ckpt.model, AWDLanguageModel) and config.softmax == "class" and config.n_classes == 6
+    assert config.residual and config.tied and ckpt.model.decoder.token_head.weight is ckpt.model.embedding.weight
+    saved = load_file(tmp_path / "run" / "best" / "model.safetensors")
+    assert saved["decoder.token_class"].dtype == torch.int64
+    assert all(torch.equal(v, saved[k]) for k, v in ckpt.model.state_dict().items())
+    code, out, err = run(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", "tangshi", "--split", "valid", "--json")
+    assert code == 0 and json.loads(out)["perplexity"] < config.vocab_size, err
+    code, out, err = run(capsys, "generate", "--checkpoint", tmp_path / "run", "--form", "wujue", "--acrostic", "春夏秋冬",
+                         "--num", "3", "--seed", "1")
+    poems = out.split()
+    assert code == 0 and len(poems) == 3 and all(p[0::6][:4] == "春夏秋冬" and len(p) == 24 for p in poems), (out, err)
+    code, out, err = run(capsys, "generate", "--checkpoint", tmp_path / "run", "--form", "wulv", "--strategy", "beam")
+    assert code == 0 and len(out.strip()) == 48, (out, err)
+
+
+def test_awd_fine_tuning_continues_a_run_with_averaging_from_the_start(capsys, tmp_path):
+    code, _, err = run(capsys, "train", *AWD_TINY, "--max-steps", "3", "--out", tmp_path / "run")
+    assert code == 0, err
+    code, out, err = run(capsys, "train", "--preset", "awd-small", "--corpus", "tangshi", "--init-from", tmp_path / "run",
+                         "--finetune", "--max-steps", "3", "--time-budget", "0", "--no-progress", "--out", tmp_path / "ft")
+    assert code == 0, err
+    config = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert config["train"]["finetune"] and config["model"]["hidden_size"] == 12 and config["model"]["num_layers"] == 2
+    assert (tmp_path / "ft" / "vocab.json").read_text() == (tmp_path / "run" / "vocab.json").read_text()
+    fails(capsys, "train", "--preset", "awd-small", "--corpus", "tangshi", "--init-from", tmp_path / "run", "--finetune",
+          "--optimizer", "adam", "--out", tmp_path / "ft2", match="it needs --optimizer ntasgd")
+    assert not (tmp_path / "ft2").exists()
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--corpus", "tangshi", "--wdrop", "0.2"], "--wdrop is an AWD-LSTM option"),
+    (["--corpus", "tangshi", "--softmax", "class"], "--softmax is an AWD-LSTM option"),
+    (["--preset", "awd-small", "--corpus", "tangshi", "--finetune"], "give it with --init-from"),
+    (["--preset", "awd-small", "--corpus", "tangshi", "--engine", "numpy"], "AWD-LSTM trains with the torch engine only"),
+])
+def test_bad_awd_requests(capsys, tmp_path, argv, match):
+    fails(capsys, "train", *argv, "--out", tmp_path / "run", "--time-budget", "0", match=match)
+    assert not (tmp_path / "run").exists()

@@ -135,6 +135,19 @@ def test_ntasgd_averages_the_iterates_since_the_trigger_and_swaps_them():
         assert torch.equal(p, c)
 
 
+def test_ntasgd_fine_tuning_averages_from_the_first_step_and_never_triggers():
+    model = small_model()
+    opt = ours.NTASGD(model.parameters(), lr=0.1, n=1, average_from_start=True)
+    iterates = []
+    for step in range(4):
+        train(model, opt, 1, start=step)
+        iterates.append([p.detach().clone() for p in model.parameters()])
+    assert not any(opt.check(metric) for metric in (1.0, 0.5, 1.2)) and opt.triggered_at == 0
+    with opt.averaged():
+        for p, ps in zip(model.parameters(), zip(*iterates)):
+            assert torch.allclose(p, torch.stack(ps).mean(0), atol=1e-12, rtol=0)
+
+
 def test_ntasgd_state_dict_round_trip_mid_run():
     a, b = small_model(), small_model()
     opt_a = ours.NTASGD(a.parameters(), lr=0.1, n=1)

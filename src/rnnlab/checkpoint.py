@@ -1,7 +1,7 @@
 """Checkpoint directories: weights in safetensors, everything else in JSON. Nothing is unpickled.
 
     DIR/model.safetensors   the state_dict (parameter names shared by every cell)
-    DIR/config.json         {"format_version", "model": ModelConfig, "data": DataConfig}
+    DIR/config.json         {"format_version", "architecture": "lstm" | "awd", "model": its config, "data": DataConfig}
     DIR/vocab.json          the vocabulary the weights were trained with
     DIR/meta.json           step, epoch, validation perplexity, ...
 A run directory may be given instead of a checkpoint: its best/ checkpoint is used.
@@ -18,10 +18,35 @@ from rnnlab.data.dataset import DataConfig
 from rnnlab.data.vocab import Vocab
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_bytes, atomic_write_text
+from rnnlab.nn.awd import AWDConfig, AWDLanguageModel
 from rnnlab.nn.lm import LanguageModel, ModelConfig
 
 FORMAT_VERSION = 1
 FILES = ("model.safetensors", "config.json", "vocab.json", "meta.json")
+ARCHITECTURES = {"lstm": (ModelConfig, LanguageModel), "awd": (AWDConfig, AWDLanguageModel)}
+
+
+def architecture(model):
+    """The architecture's name, from the model's config (either engine's models have one)."""
+    return next(name for name, (config, _) in ARCHITECTURES.items() if isinstance(model.config, config))
+
+
+def build_model(name, config, weights):
+    """The model `config` describes with `weights` (a state_dict) loaded; RnnlabError if they disagree."""
+    cls = ARCHITECTURES[name][1]
+    if getattr(config, "softmax", "full") == "class":
+        if "decoder.token_class" not in weights:
+            raise RnnlabError("weights without decoder.token_class for a class-softmax model")
+        model = cls(config, token_class=weights["decoder.token_class"])
+    else:
+        model = cls(config)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in weights.items()}
+    if expected != found:
+        diff = sorted(set(expected.items()) ^ set(found.items()))
+        raise RnnlabError(f"weights do not match config.json (first difference: {diff[0]})")
+    model.load_state_dict(weights)
+    return model
 
 
 @dataclass
@@ -44,12 +69,18 @@ def save_checkpoint(folder, model, vocab, data_config, meta):
     folder.mkdir(parents=True, exist_ok=True)
     if not weights_are_finite(model):
         raise RnnlabError(f"refusing to write {folder}: the model has non-finite weights")
-    weights = {k: torch.as_tensor(v).detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    config = {"format_version": FORMAT_VERSION, "model": model.config.to_dict(), "data": vars(data_config)}
+    weights = {k: as_saved(torch.as_tensor(v)) for k, v in model.state_dict().items()}
+    config = {"format_version": FORMAT_VERSION, "architecture": architecture(model), "model": model.config.to_dict(),
+              "data": vars(data_config)}
     atomic_write_bytes(folder / "model.safetensors", save(weights))
     atomic_write_text(folder / "config.json", json.dumps(config, indent=2))
     atomic_write_text(folder / "vocab.json", vocab.to_json())
     atomic_write_text(folder / "meta.json", json.dumps(meta, indent=2))
+
+
+def as_saved(t):
+    """A tensor of its own (tied weights share storage, which safetensors refuses), floats as float32."""
+    return t.detach().to("cpu", torch.float32 if t.is_floating_point() else t.dtype).clone().contiguous()
 
 
 def weights_are_finite(model):
@@ -74,8 +105,11 @@ def load_checkpoint(path, cell=None, device="cpu", dtype=torch.float32):
     config = _read_json(path / "config.json")
     if config.get("format_version") != FORMAT_VERSION:
         raise RnnlabError(f"{path}: checkpoint format version {config.get('format_version')}, this rnnlab reads {FORMAT_VERSION}")
+    name = config.get("architecture", "lstm")
+    if name not in ARCHITECTURES:
+        raise RnnlabError(f"{path}/config.json: unknown architecture {name!r}")
     try:
-        model_config = ModelConfig(**{**config["model"], **({"cell": cell} if cell else {})})
+        model_config = ARCHITECTURES[name][0](**{**config["model"], **({"cell": cell} if cell else {})})
         data_config = DataConfig(**config["data"])
     except (KeyError, TypeError):
         raise RnnlabError(f"{path}/config.json: malformed model or data section") from None
@@ -87,13 +121,10 @@ def load_checkpoint(path, cell=None, device="cpu", dtype=torch.float32):
         weights = load_file(path / "model.safetensors")
     except (SafetensorError, OSError) as e:
         raise RnnlabError(f"{path}/model.safetensors: unreadable ({e})") from None
-    model = LanguageModel(model_config)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    found = {k: tuple(v.shape) for k, v in weights.items()}
-    if expected != found:
-        diff = sorted(set(expected.items()) ^ set(found.items()))
-        raise RnnlabError(f"{path}/model.safetensors: weights do not match config.json (first difference: {diff[0]})")
-    model.load_state_dict(weights)
+    try:
+        model = build_model(name, model_config, weights)
+    except RnnlabError as e:
+        raise RnnlabError(f"{path}/model.safetensors: {e}") from None
     model.to(device=device, dtype=dtype).eval()
     return Checkpoint(model, vocab, data_config, _read_json(path / "meta.json"), path)
 

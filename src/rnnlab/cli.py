@@ -12,6 +12,7 @@ from pathlib import Path
 from rnnlab.errors import RnnlabError
 
 START_CHARS = "日红山夜湖海月"   # the reference's start characters (PART 2 §2.2)
+AWD_FLAGS = ("bptt", "dropouth", "dropouti", "dropoute", "wdrop", "alpha", "beta", "tied", "residual", "softmax")
 
 
 class Parser(argparse.ArgumentParser):
@@ -136,6 +137,23 @@ def build_parser():
     g.add_argument("--dropout", type=probability, help="dropout on the LSTM output and between layers (default 0)")
     g.add_argument("--init", choices=["uniform", "orthogonal"], help="parameter initialisation (default uniform, as in the reference)")
     g.add_argument("--init-from", metavar="CHECKPOINT", help="start from this checkpoint's weights and vocabulary")
+    g = tr.add_argument_group("AWD-LSTM (with --preset awd or awd-small: stream training in BPTT windows)")
+    g.add_argument("--bptt", type=positive_int, help="mean window length (awd: 70, awd-small: 35)")
+    g.add_argument("--fixed-bptt", action="store_true", help="every window --bptt long (default: variable length)")
+    g.add_argument("--dropouth", type=probability, help="locked dropout between LSTM layers")
+    g.add_argument("--dropouti", type=probability, help="locked dropout on the embedded input")
+    g.add_argument("--dropoute", type=probability, help="embedding dropout: share of characters dropped per step")
+    g.add_argument("--wdrop", type=probability, help="DropConnect on the hidden-to-hidden weights")
+    g.add_argument("--alpha", type=non_negative_float, help="activation regularisation (AR) weight (default 2)")
+    g.add_argument("--beta", type=non_negative_float, help="temporal activation regularisation (TAR) weight (default 1)")
+    g.add_argument("--tied", action=argparse.BooleanOptionalAction, default=None,
+                   help="decoder weight = embedding (default: on; the last layer then has --embed-size units)")
+    g.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
+                   help="add each layer's input to its output where the sizes agree (default: off)")
+    g.add_argument("--softmax", choices=["full", "class"], help="class: class-based softmax over frequency classes (default full)")
+    g.add_argument("--classes", type=positive_int, help="number of classes of --softmax class (default: sqrt of the vocabulary)")
+    g.add_argument("--finetune", action="store_true",
+                   help="fine-tuning stage: NT-ASGD averages from the first step (with --init-from a trained run)")
     g = tr.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=OPTIMIZERS, help="default adam, with betas (0.5, 0.99) as in the reference")
     g.add_argument("--optim-impl", choices=["ours", "torch"],
@@ -247,10 +265,19 @@ def cmd_train(args):
                                                "max_steps", "clip_norm", "clip_value", "weight_decay", "l1", "eval_every",
                                                "patience", "seed", "device")}
     overrides.update(clip_per_tensor=args.clip_per_tensor or None, log_grad_norms=args.log_grad_norms or None)
+    awd = {k: getattr(args, k) for k in AWD_FLAGS}
+    awd.update(variable_bptt=False if args.fixed_bptt else None, n_classes=args.classes, finetune=args.finetune or None)
+    overrides.update(awd)
     if args.time_budget is not None:
         overrides["time_budget"] = args.time_budget or None
     cfg = build_config(args.preset, **overrides, **data_overrides(args))
-    out = Path(args.out or f"runs/{Path(cfg.data.corpus).stem}-{cfg.cell if cfg.engine == 'torch' else 'numpy'}-{time.strftime('%Y%m%d-%H%M%S')}")
+    given = [k for k, v in awd.items() if v is not None and k != "finetune"]
+    if given and cfg.model != "awd":
+        raise RnnlabError(f"--{given[0].replace('_', '-')} is an AWD-LSTM option: add --preset awd or awd-small")
+    if args.finetune and not args.init_from:
+        raise RnnlabError("--finetune continues a trained model: give it with --init-from")
+    kind = "awd" if cfg.model == "awd" else cfg.cell if cfg.engine == "torch" else "numpy"
+    out = Path(args.out or f"runs/{Path(cfg.data.corpus).stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RnnlabError(f"{out}: already exists; choose another --out")
     pick_device(cfg.device)

@@ -1,14 +1,7 @@
 """The token stream, its columns and the variable-length BPTT windows."""
 import numpy as np
 
-from rnnlab.data.dataset import Split
-from rnnlab.data.stream import batchify, bptt_windows, join
-
-
-def test_join_keeps_every_character_and_end_token_in_order():
-    bos, eos = 2, 3
-    split = Split.from_lists([[bos, 10, 11, eos], [bos, 12, eos], [bos, 13, 14, 15, eos]])
-    assert join(split).tolist() == [10, 11, eos, 12, eos, 13, 14, 15, eos]
+from rnnlab.data.stream import batchify, bptt_windows
 
 
 def test_batchify_makes_consecutive_columns():

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from rnnlab.data.dataset import DataConfig, prepare
-from rnnlab.nn.lm import ModelConfig
 from rnnlab.train.config import PRESETS, build_config
 from rnnlab.train.engines import perplexity
 from rnnlab.train.loop import train
@@ -108,18 +107,17 @@ def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):
 def test_a_non_finite_step_changes_nothing_and_is_never_saved(engine, tmp_path):
     from rnnlab.checkpoint import save_checkpoint
     from rnnlab.errors import RnnlabError
-    from rnnlab.train.engines import ENGINES
+    from rnnlab.train.engines import make_engine
+    from rnnlab.train.loop import start_model
 
     cfg = tiny(engine=engine, optimizer="sgd", lr=0.1)
     data = prepare(cfg.data)
-    model_cfg = ModelConfig(len(data.vocab), cfg.embed_size, cfg.hidden_size)
     torch.manual_seed(0)
-    eng = ENGINES[engine](cfg, model_cfg, "cpu")
+    eng = make_engine(cfg, start_model(cfg, data), "cpu", data.vocab)
     weights = eng.model.state_dict()
     weights["decoder.bias"][5] = float("nan")                # poison one weight: every loss becomes NaN
     before = {k: torch.as_tensor(v).clone() for k, v in weights.items()}
-    from rnnlab.data.batches import padded_batch
-    loss, n, norm, _ = eng.step(*padded_batch(data.train, np.arange(8), data.vocab.pad), data.vocab.pad)
+    loss, n, norm, _ = eng.step(*eng.epoch_steps(data.train, np.random.default_rng(0))[0])
     assert not math.isfinite(loss) and n > 0
     after = eng.model.state_dict()
     for k in before:

@@ -1,20 +1,16 @@
 """The corpus as one token stream, for AWD-LSTM-style training (reference 002 §2.3).
 
-Poems are joined, each followed by <eos>, into one stream; `batchify` cuts it into `batch_size`
-equal columns (the tail that does not fill a row is dropped), so column b continues where it left
-off at the next window and the hidden state can be carried over (and detached) between windows.
+A Split's tokens are already one stream: poem after poem, each as <bos> characters <eos>. The
+targets that are <bos> (the token after every <eos>) carry no information and are left out of the
+loss, so a stream perplexity counts the same targets as a poem-by-poem one: characters and <eos>.
+`batchify` cuts the stream into `batch_size` equal columns (the tail that does not fill a row is
+dropped), so column b continues where it left off at the next window and the hidden state can be
+carried over (and detached) between windows.
 `bptt_windows` walks the columns in windows whose length varies as in Merity et al. (2017): the base
 length is `bptt` with probability 0.95, else bptt/2; the length is drawn from N(base, 5), at least 5;
 the learning rate of that step is scaled by length / bptt, so short windows do not weigh more.
 """
 import numpy as np
-
-
-def join(split):
-    """A Split's sequences (each [<bos>, ..., <eos>]) as one stream: the characters, then <eos>, poem after poem."""
-    keep = np.ones(len(split.tokens), dtype=bool)
-    keep[split.offsets[:-1]] = False                       # drop each poem's <bos>; its <eos> stays
-    return split.tokens[keep]
 
 
 def batchify(stream, batch_size):

@@ -13,25 +13,26 @@ import numpy as np
 import torch
 
 from rnnlab.data.dataset import DataConfig, Split, prepare
-from rnnlab.data.stream import batchify, join
 from rnnlab.experiments.plots import line_plot
-from rnnlab.nn.awd import AWDConfig, AWDLanguageModel
-from rnnlab.optim import NTASGD
-from rnnlab.train.stream import stream_perplexity, train_epoch
+from rnnlab.train.config import TrainConfig
+from rnnlab.train.engines import AWDEngine, evaluation_weights
+from rnnlab.train.loop import start_model
 
-FULL = dict(dropout=0.4, dropouth=0.25, dropouti=0.4, dropoute=0.1, wdrop=0.5, tied=True)
-# label -> (model overrides, training overrides)
+# the full model: 2 layers, NT-ASGD at lr 20 with clipping 0.25, AR 2, TAR 1, BPTT 35 (variable)
+FULL = dict(model="awd", num_layers=2, batch_size=16, bptt=35, optimizer="ntasgd", lr=20.0, clip_norm=0.25,
+            weight_decay=1.2e-6, dropout=0.4, dropouth=0.25, dropouti=0.4, dropoute=0.1, wdrop=0.5, tied=True,
+            alpha=2.0, beta=1.0, variable_bptt=True)
+NO_DROPOUT = dict(dropout=0, dropouth=0, dropouti=0, dropoute=0, wdrop=0)
 VARIANTS = {
-    "plain LSTM": (dict(dropout=0, dropouth=0, dropouti=0, dropoute=0, wdrop=0, tied=False),
-                   dict(alpha=0, beta=0, variable_bptt=False, averaging=False)),
-    "AWD-LSTM (all)": ({}, {}),
-    "- weight drop": (dict(wdrop=0), {}),
-    "- locked dropout": (dict(dropout=0, dropouth=0, dropouti=0), {}),
-    "- embedding dropout": (dict(dropoute=0), {}),
-    "- weight tying": (dict(tied=False), {}),
-    "- AR/TAR": ({}, dict(alpha=0, beta=0)),
-    "- variable BPTT": ({}, dict(variable_bptt=False)),
-    "- NT-ASGD (plain SGD)": ({}, dict(averaging=False)),
+    "plain LSTM": dict(**NO_DROPOUT, tied=False, alpha=0, beta=0, variable_bptt=False, optimizer="sgd"),
+    "AWD-LSTM (all)": {},
+    "- weight drop": dict(wdrop=0),
+    "- locked dropout": dict(dropout=0, dropouth=0, dropouti=0),
+    "- embedding dropout": dict(dropoute=0),
+    "- weight tying": dict(tied=False),
+    "- AR/TAR": dict(alpha=0, beta=0),
+    "- variable BPTT": dict(variable_bptt=False),
+    "- NT-ASGD (plain SGD)": dict(optimizer="sgd"),
 }
 
 
@@ -41,43 +42,40 @@ def halves(split):
     return split.head(n), Split(split.tokens[split.offsets[n]:], split.offsets[n:] - split.offsets[n])
 
 
-def as_stream(split, batch_size):
-    return torch.from_numpy(batchify(join(split), batch_size)).long()
-
-
-def run_variant(label, data, vocab_size, epochs, seed, size, batch_size=16, bptt=35, lr=20.0):
-    model_over, train_over = VARIANTS[label]
-    opts = {"alpha": 2.0, "beta": 1.0, "variable_bptt": True, "averaging": True, **train_over}
+def run_variant(label, prepared, splits, epochs, seed, size):
+    """Train one variant for `epochs`; returns its per-epoch rows, best validation and test perplexity."""
+    cfg = TrainConfig(**{**FULL, **size, **VARIANTS[label]}, seed=seed, device="cpu")
+    train, valid, test = splits
     torch.manual_seed(seed)
-    model = AWDLanguageModel(AWDConfig(vocab_size, **size, num_layers=2, **{**FULL, **model_over}))
-    optimizer = NTASGD(model.parameters(), lr=lr, n=5 if opts["averaging"] else 10 ** 9, weight_decay=1.2e-6)
+    engine = AWDEngine(cfg, start_model(cfg, prepared), "cpu", prepared.vocab)
     rng = np.random.default_rng(seed)
-    train, valid, test = data
-    best, best_state, rows, state = math.inf, None, [], None
+    best, best_state, rows = math.inf, None, []
     t0 = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        loss, state = train_epoch(model, optimizer, train, bptt, rng if opts["variable_bptt"] else None, state,
-                                  alpha=opts["alpha"], beta=opts["beta"])
-        with optimizer.averaged():
-            ppl = stream_perplexity(model, valid, bptt)
+        total, count = 0.0, 0
+        for batch in engine.epoch_steps(train, rng):
+            loss, n, _, _ = engine.step(*batch)
+            total, count = total + loss, count + n
+        with evaluation_weights(engine.optimizer):
+            ppl = engine.perplexity(valid)
             if ppl < best:
-                best, best_state = ppl, copy.deepcopy(model.state_dict())
-        optimizer.check(ppl)
-        rows.append({"variant": label, "epoch": epoch, "train_loss": loss, "valid_ppl": ppl})
-    model.load_state_dict(best_state)
-    return {"rows": rows, "best_valid": best, "test": stream_perplexity(model, test, bptt),
-            "seconds": time.perf_counter() - t0, "averaging_from": optimizer.triggered_at}
+                best, best_state = ppl, copy.deepcopy(engine.model.state_dict())
+        if hasattr(engine.optimizer, "check"):
+            engine.optimizer.check(ppl)
+        rows.append({"variant": label, "epoch": epoch, "train_loss": total / count, "valid_ppl": ppl})
+    engine.model.load_state_dict(best_state)
+    return {"rows": rows, "best_valid": best, "test": engine.perplexity(test), "seconds": time.perf_counter() - t0,
+            "averaging_from": getattr(engine.optimizer, "triggered_at", None)}
 
 
 def run(out, quick=False, seed=0, corpus="tangshi", epochs=None):
     prepared = prepare(DataConfig(corpus=corpus))
     valid, test = halves(prepared.valid)
-    data = (as_stream(prepared.train, 16), as_stream(valid, 4), as_stream(test, 4))
     epochs = epochs or (2 if quick else 40)
     size = dict(embed_size=16, hidden_size=24) if quick else dict(embed_size=128, hidden_size=256)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    results = {label: run_variant(label, data, len(prepared.vocab), epochs, seed, size) for label in VARIANTS}
+    results = {label: run_variant(label, prepared, (prepared.train, valid, test), epochs, seed, size) for label in VARIANTS}
 
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, ["variant", "epoch", "train_loss", "valid_ppl"])

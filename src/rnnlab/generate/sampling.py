@@ -125,7 +125,7 @@ def _decode(model, vocab, constraints, logits, state, strategy, temperature, top
         if not going.all():
             keep = going.nonzero()[:, 0]
             alive, token, counts = alive[keep], token[keep], counts[keep]
-            state = (state[0][:, keep], state[1][:, keep])
+            state = select_rows(state, keep)
             constraints.reorder(keep)
         logits, state = model(token[:, None], state)
         logits = logits[:, -1]
@@ -164,10 +164,18 @@ def _beam_search(model, vocab, constraints, logits, state, num, length_penalty):
         scores = torch.tensor(keep_scores, device=device)
         constraints.reorder(index)
         constraints.advance(tokens)
-        logits, state = model(tokens[:, None], (state[0][:, index], state[1][:, index]))
+        logits, state = model(tokens[:, None], select_rows(state, index))
         logits = logits[:, -1]
     done.sort(key=lambda item: -item[0])
     return [vocab.decode(seq) for _, seq in done[:num]]
+
+
+def select_rows(state, index):
+    """The batch rows `index` of a recurrent state: (h, c) of (layers, B, H) tensors, or a list of
+    such pairs (one per AWD-LSTM layer)."""
+    if isinstance(state, torch.Tensor):
+        return state[:, index]
+    return type(state)(select_rows(s, index) for s in state)
 
 
 def _until_eos(ids, eos):

@@ -7,14 +7,21 @@ DropConnect on their recurrent weights and variational dropout everywhere else.
 Layer sizes: every layer has hidden_size units except the last, which has embed_size when the
 weights are tied (the decoder then maps embed_size -> vocabulary with the embedding matrix).
 `residual` adds a layer's input to its output where the two sizes agree (001: skip connections).
-The forward pass also returns the last layer's output before and after its dropout, for TAR and AR.
+The decoder is a full softmax, or a class-based one (`softmax="class"`, rnnlab.nn.class_softmax).
+
+Same contract as rnnlab.nn.lm.LanguageModel: forward(tokens, state) -> (logits, state), so poems are
+generated and evaluated the same way. Training uses features() and loss(), which also give the last
+layer's output before and after its dropout (for TAR and AR) and skip the full softmax when classed.
 """
 from dataclasses import asdict, dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.nn.cells import make_lstm
+from rnnlab.nn.class_softmax import ClassSoftmax
+from rnnlab.nn.lm import sequence_loss
 from rnnlab.nn.regularize import EmbeddingDropout, LockedDropout, WeightDrop
 
 
@@ -32,6 +39,8 @@ class AWDConfig:
     wdrop: float = 0.5          # DropConnect on weight_hh
     tied: bool = True
     residual: bool = False
+    softmax: str = "full"       # full | class
+    n_classes: int = 0          # class softmax: number of frequency classes
 
     def to_dict(self):
         return asdict(self)
@@ -43,7 +52,8 @@ class AWDConfig:
 
 
 class AWDLanguageModel(nn.Module):
-    def __init__(self, config):
+    def __init__(self, config, token_class=None):
+        """`token_class` (V,): each token's class, required when config.softmax == "class"."""
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
@@ -53,14 +63,20 @@ class AWDLanguageModel(nn.Module):
         self.input_dropout = LockedDropout(config.dropouti)
         self.hidden_dropout = LockedDropout(config.dropouth)
         self.output_dropout = LockedDropout(config.dropout)
-        self.decoder = nn.Linear(config.layer_sizes()[-1][1], config.vocab_size)
+        n_out = config.layer_sizes()[-1][1]
+        if config.softmax == "class":
+            self.decoder = ClassSoftmax(n_out, token_class)
+            head = self.decoder.token_head
+        else:
+            self.decoder = head = nn.Linear(n_out, config.vocab_size)
         if config.tied:
-            self.decoder.weight = self.embedding.weight          # one tensor (Press & Wolf 2017; Inan et al. 2017)
+            head.weight = self.embedding.weight          # one tensor (Press & Wolf 2017; Inan et al. 2017)
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
-        nn.init.zeros_(self.decoder.bias)
+        nn.init.zeros_(head.bias)
 
-    def forward(self, tokens, state=None):
-        """tokens (B, T) -> logits (B, T, V), state [(h, c) per layer], (last output raw, after dropout)."""
+    def features(self, tokens, state=None):
+        """tokens (B, T) -> last layer's output after dropout (B, T, H), state [(h, c) per layer],
+        and the same output before dropout."""
         x = self.input_dropout(self.embedding_dropout(tokens))
         new_state = []
         for layer, rnn in enumerate(self.rnns):
@@ -70,13 +86,24 @@ class AWDLanguageModel(nn.Module):
                 out = out + x
             raw = out
             x = self.hidden_dropout(out) if layer < len(self.rnns) - 1 else self.output_dropout(out)
-        return self.decoder(x), new_state, (raw, x)
+        return x, new_state, raw
+
+    def forward(self, tokens, state=None):
+        """tokens (B, T) -> logits (B, T, V) (log-probabilities with the class softmax), state."""
+        h, state, _ = self.features(tokens, state)
+        if self.config.softmax == "class":
+            return self.decoder.full_log_prob(h.reshape(-1, h.shape[-1])).view(*h.shape[:2], -1), state
+        return self.decoder(h), state
+
+    def loss(self, h, targets, ignore_index):
+        """Summed cross entropy of the targets that are not `ignore_index`, and their count."""
+        if self.config.softmax == "class":
+            keep = targets.reshape(-1) != ignore_index
+            logp = self.decoder.log_prob(h.reshape(-1, h.shape[-1])[keep], targets.reshape(-1)[keep])
+            return -logp.sum(), int(keep.sum())
+        return sequence_loss(self.decoder(h), targets, ignore_index)
 
 
 def detach_state(state):
     """Cut the graph between BPTT windows while the values carry over."""
     return [tuple(t.detach() for t in s) for s in state]
-
-
-def stream_loss(logits, targets):
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))

@@ -4,7 +4,8 @@ Plain SGD until the validation metric stops improving: at the k-th call of `chec
 better) averaging starts when k > n and metric > min(metrics of all checks but the last n). From then
 on each step also updates ax = mean of the iterates since the trigger, and `averaged()` swaps that
 mean into the model (for evaluation and for saving) and back out. The trigger, the history and the
-averages are part of state_dict().
+averages are part of state_dict(). `average_from_start` skips the trigger: AWD-LSTM's fine-tuning
+stage, which continues a trained model with averaging from its first step.
 """
 from contextlib import contextmanager
 
@@ -14,9 +15,10 @@ from rnnlab.optim.base import FormulaOptimizer
 
 
 class NTASGD(FormulaOptimizer):
-    def __init__(self, params, lr=30.0, n=5, weight_decay=0.0):
+    def __init__(self, params, lr=30.0, n=5, weight_decay=0.0, average_from_start=False):
         super().__init__(params, dict(lr=lr, weight_decay=weight_decay))
-        self.n, self.history, self.triggered_at, self.steps, self.n_averaged = n, [], None, 0, 0
+        self.n, self.history, self.steps, self.n_averaged = n, [], 0, 0
+        self.triggered_at = 0 if average_from_start else None
 
     @property
     def averaging(self):

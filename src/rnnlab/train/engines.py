@@ -1,10 +1,13 @@
-"""The two training engines behind one interface, so the loop does not care who computes gradients.
+"""The training engines behind one interface, so the loop does not care who computes gradients or
+how a corpus is cut into steps.
 
 An engine owns a model and its optimizer:
-    step(inputs, targets, pad) -> (summed loss, target count, gradient norm before clipping, per-parameter norms)
-        with the config's L1 penalty and clipping; a step whose loss or gradient is not finite changes nothing
-    perplexity(split, pad), lr, and model (with .config and .state_dict(), for checkpoints)
-Both start from the same weights for the same seed: the torch model's initialisation, by name.
+    steps_per_epoch(split), epoch_steps(split, rng) -> the arguments of each step of one epoch
+    step(*arguments) -> (summed loss, target count, gradient norm before clipping, per-parameter norms)
+        with the config's penalties and clipping; a step whose loss or gradient is not finite changes nothing
+    perplexity(split), lr, and model (with .config and .state_dict(), for checkpoints)
+TorchEngine and NumpyEngine train on shuffled padded poems and start from the same weights (the torch
+model's, by name); AWDEngine trains an AWD-LSTM on the token stream in variable-length BPTT windows.
 """
 import math
 from contextlib import nullcontext
@@ -13,15 +16,17 @@ import numpy as np
 import torch
 
 from rnnlab import optim as rnnlab_optim
-from rnnlab.data.batches import eval_batches, padded_batch
+from rnnlab.data.batches import epoch_batches, eval_batches, padded_batch
+from rnnlab.data.stream import bptt_windows
 from rnnlab.errors import RnnlabError
-from rnnlab.nn.lm import LanguageModel, sequence_loss
+from rnnlab.nn.lm import sequence_loss
 from rnnlab.numpy import optim as numpy_optim
 from rnnlab.numpy.lm import LanguageModel as NumpyLanguageModel
 from rnnlab.numpy.lm import exp_or_inf
 from rnnlab.numpy.lm import perplexity as numpy_perplexity
 from rnnlab.train.clipping import clip_gradients
 from rnnlab.train.config import OPTIMIZERS
+from rnnlab.train.stream import stream_columns, stream_perplexity, train_step
 
 
 def make_optimizer(cfg, params, library):
@@ -39,11 +44,15 @@ def make_optimizer(cfg, params, library):
         if wd:
             raise RnnlabError("rprop has no weight decay; leave --weight-decay at 0")
         cls, kwargs = "Rprop", {}
+    elif name == "ntasgd":
+        cls, kwargs = "NTASGD", {"weight_decay": wd, "average_from_start": cfg.finetune}
     elif name in OPTIMIZERS:
-        cls, kwargs = {"rmsprop": "RMSprop", "adagrad": "Adagrad", "adadelta": "Adadelta", "asgd": "ASGD",
-                       "ntasgd": "NTASGD"}[name], {"weight_decay": wd}
+        cls, kwargs = {"rmsprop": "RMSprop", "adagrad": "Adagrad", "adadelta": "Adadelta", "asgd": "ASGD"}[name], \
+            {"weight_decay": wd}
     else:
         raise RnnlabError(f"unknown optimizer {name!r}")
+    if cfg.finetune and name != "ntasgd":
+        raise RnnlabError("--finetune averages the iterates: it needs --optimizer ntasgd")
     if not hasattr(library, cls):
         where = "torch.optim" if library is torch.optim else "the numpy engine"
         raise RnnlabError(f"{where} has no {name}; use --optim-impl ours with the torch engine")
@@ -70,12 +79,20 @@ def perplexity(model, split, pad, batch_size=256):
     return exp_or_inf(total / count) if count else float("nan")
 
 
-class TorchEngine:
-    def __init__(self, cfg, model_config, device, init_weights=None):
-        self.cfg, self.device = cfg, device
-        self.model = LanguageModel(model_config).to(device)
-        if init_weights is not None:
-            self.model.load_state_dict(init_weights)
+class PoemBatches:
+    """Each step is a shuffled batch of whole poems, padded to the longest."""
+
+    def steps_per_epoch(self, split):
+        return math.ceil(len(split) / self.cfg.batch_size)
+
+    def epoch_steps(self, split, rng):
+        return [padded_batch(split, idx, self.pad) for idx in epoch_batches(len(split), self.cfg.batch_size, rng)]
+
+
+class TorchEngine(PoemBatches):
+    def __init__(self, cfg, model, device, vocab):
+        self.cfg, self.device, self.pad = cfg, device, vocab.pad
+        self.model = model.to(device)
         library = rnnlab_optim if cfg.optim_impl == "ours" else torch.optim
         self.optimizer = make_optimizer(cfg, self.model.parameters(), library)
 
@@ -83,10 +100,10 @@ class TorchEngine:
     def lr(self):
         return self.optimizer.param_groups[0]["lr"]
 
-    def step(self, inputs, targets, pad):
+    def step(self, inputs, targets):
         cfg = self.cfg
         inputs, targets = torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device)
-        loss_sum, n = sequence_loss(self.model(inputs)[0], targets, pad)
+        loss_sum, n = sequence_loss(self.model(inputs)[0], targets, self.pad)
         loss = loss_sum / n
         if cfg.l1:
             loss = loss + cfg.l1 * sum(p.abs().sum() for p in self.model.parameters())
@@ -98,29 +115,29 @@ class TorchEngine:
             self.optimizer.step()
         return loss_sum.item(), n, grad_norm, norms
 
-    def perplexity(self, split, pad):
-        return perplexity(self.model, split, pad)
+    def perplexity(self, split):
+        return perplexity(self.model, split, self.pad)
 
 
-class NumpyEngine:
+class NumpyEngine(PoemBatches):
     """The numpy language model (float32) with the numpy optimizers; CPU only, no dropout."""
 
-    def __init__(self, cfg, model_config, device, init_weights=None):
+    def __init__(self, cfg, model, device, vocab):
         if device != "cpu":
             raise RnnlabError("the numpy engine runs on the CPU only; use --device cpu")
-        weights = init_weights if init_weights is not None else LanguageModel(model_config).state_dict()
-        self.model = NumpyLanguageModel(model_config, {k: v.cpu().numpy().astype(np.float32) for k, v in weights.items()})
-        self.cfg, self.params = cfg, list(self.model.params().values())
+        weights = {k: v.cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+        self.model = NumpyLanguageModel(model.config, weights)
+        self.cfg, self.pad, self.params = cfg, vocab.pad, list(self.model.params().values())
         self.optimizer = make_optimizer(cfg, self.params, numpy_optim)
 
     @property
     def lr(self):
         return self.optimizer.lr
 
-    def step(self, inputs, targets, pad):
+    def step(self, inputs, targets):
         cfg = self.cfg
         self.optimizer.zero_grad()
-        loss, n = self.model.loss_and_backward(inputs, targets, pad)
+        loss, n = self.model.loss_and_backward(inputs, targets, self.pad)
         if cfg.l1:
             for p in self.params:
                 p.d += cfg.l1 * np.sign(p.v)      # d/dv of l1 * |v|
@@ -130,8 +147,52 @@ class NumpyEngine:
             self.optimizer.step()
         return float(loss) * n, n, grad_norm, norms
 
-    def perplexity(self, split, pad):
-        return numpy_perplexity(self.model, split, pad)
+    def perplexity(self, split):
+        return numpy_perplexity(self.model, split, self.pad)
 
 
-ENGINES = {"torch": TorchEngine, "numpy": NumpyEngine}
+class AWDEngine:
+    """An AWD-LSTM on the token stream: the train split as batch_size columns walked in BPTT windows
+    (variable length unless cfg.variable_bptt is off), the state carried over within an epoch."""
+
+    def __init__(self, cfg, model, device, vocab):
+        self.cfg, self.device, self.skip = cfg, device, vocab.bos
+        self.model = model.to(device)
+        self.optimizer = make_optimizer(cfg, self.model.parameters(), rnnlab_optim)
+        self.state, self.streams = None, {}
+
+    @property
+    def lr(self):
+        return self.optimizer.param_groups[0]["lr"]
+
+    def columns(self, split, batch_size):
+        key = (id(split), batch_size)
+        if key not in self.streams:
+            self.streams[key] = (split, stream_columns(split, batch_size, self.device))
+        return self.streams[key][1]
+
+    def steps_per_epoch(self, split):
+        return math.ceil((len(split.tokens) // self.cfg.batch_size - 1) / self.cfg.bptt)
+
+    def epoch_steps(self, split, rng):
+        data = self.columns(split, self.cfg.batch_size)
+        self.state = None                                       # each epoch starts from a zero state
+        return [(data[:, s:s + n], data[:, s + 1:s + 1 + n], scale)
+                for s, n, scale in bptt_windows(data.shape[1], self.cfg.bptt, rng if self.cfg.variable_bptt else None)]
+
+    def step(self, inputs, targets, lr_scale):
+        cfg = self.cfg
+        loss, n, norm, self.state = train_step(self.model, self.optimizer, inputs, targets, self.state, self.skip,
+                                               lr_scale, cfg.alpha, cfg.beta, cfg.clip_norm)
+        return loss, n, norm, {}
+
+    def perplexity(self, split):
+        return stream_perplexity(self.model, self.columns(split, 10), self.skip, self.cfg.bptt)
+
+
+def make_engine(cfg, model, device, vocab):
+    if cfg.model == "awd":
+        if cfg.engine != "torch":
+            raise RnnlabError("AWD-LSTM trains with the torch engine only; leave --engine at torch")
+        return AWDEngine(cfg, model, device, vocab)
+    return {"torch": TorchEngine, "numpy": NumpyEngine}[cfg.engine](cfg, model, device, vocab)

@@ -10,12 +10,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rnnlab.checkpoint import load_checkpoint, save_checkpoint, weights_are_finite
-from rnnlab.data.batches import epoch_batches, padded_batch
+from rnnlab.checkpoint import architecture, build_model, load_checkpoint, save_checkpoint, weights_are_finite
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_text
-from rnnlab.nn.lm import ModelConfig
-from rnnlab.train.engines import ENGINES, evaluation_weights, exp_or_inf
+from rnnlab.nn.awd import AWDConfig, AWDLanguageModel
+from rnnlab.nn.class_softmax import frequency_classes
+from rnnlab.nn.lm import LanguageModel, ModelConfig
+from rnnlab.train.engines import evaluation_weights, exp_or_inf, make_engine
 from rnnlab.train.metrics import MetricsLog, plot
 
 
@@ -40,6 +41,27 @@ def pick_device(name):
     return name
 
 
+LOOP_COPIES_FROM_CHECKPOINT = ("embed_size", "hidden_size", "num_layers", "activation", "init")
+
+
+def start_model(cfg, data, init_from=None):
+    """The model a run starts from: `init_from`'s (a Checkpoint; its architecture, cell from cfg), or a
+    new one for cfg, initialised from torch's generator (seeded by the caller)."""
+    if init_from is not None:
+        model = init_from.model
+        return build_model(architecture(model), replace(model.config, cell=cfg.cell), model.state_dict())
+    vocab_size = len(data.vocab)
+    if cfg.model == "awd":
+        config = AWDConfig(vocab_size, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.cell, cfg.dropout,
+                           cfg.dropouth, cfg.dropouti, cfg.dropoute, cfg.wdrop, cfg.tied, cfg.residual, cfg.softmax,
+                           (cfg.n_classes or round(vocab_size ** 0.5)) if cfg.softmax == "class" else 0)
+        counts = np.bincount(data.train.tokens, minlength=vocab_size)
+        classes = frequency_classes(counts, config.n_classes) if cfg.softmax == "class" else None
+        return AWDLanguageModel(config, classes)
+    return LanguageModel(ModelConfig(vocab_size, cfg.embed_size, cfg.hidden_size, cfg.num_layers, cfg.cell,
+                                     cfg.activation, cfg.dropout, cfg.init))
+
+
 def train(cfg, data, run_dir, init_from=None, progress=True):
     """Train on `data` (a Prepared dataset), writing the run into `run_dir`; returns a TrainResult.
 
@@ -49,13 +71,12 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    model = start_model(cfg, data, init_from)
     if init_from is not None:
-        model_cfg = replace(init_from.model.config, cell=cfg.cell)
-        cfg = replace(cfg, **{k: getattr(model_cfg, k) for k in ("embed_size", "hidden_size", "num_layers", "activation", "init")})
-    else:
-        model_cfg = ModelConfig(len(data.vocab), cfg.embed_size, cfg.hidden_size, cfg.num_layers,
-                                cfg.cell, cfg.activation, cfg.dropout, cfg.init)
-    engine = ENGINES[cfg.engine](cfg, model_cfg, device, init_from.model.state_dict() if init_from else None)
+        cfg = replace(cfg, model=architecture(model),
+                      **{k: v for k, v in model.config.to_dict().items() if k in LOOP_COPIES_FROM_CHECKPOINT})
+    engine = make_engine(cfg, model, device, data.vocab)
+    model_cfg = engine.model.config
 
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.json", json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict(),
@@ -64,9 +85,8 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
     extra = [f"grad_norm:{name}" for name in engine.model.state_dict()] if cfg.log_grad_norms else []
     log = MetricsLog(run_dir / "metrics.csv", extra)
 
-    pad = data.vocab.pad
-    steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
+    steps_per_epoch = engine.steps_per_epoch(data.train)
+    total_steps = steps_per_epoch * cfg.epochs           # an estimate with variable BPTT windows, for the bar
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
     deadline = time.perf_counter() + cfg.time_budget * 60 if cfg.time_budget else None
@@ -75,10 +95,10 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
     window = {"loss": 0.0, "tokens": 0, "time": 0.0}
     bar = tqdm(total=total_steps, disable=not progress, unit="step", dynamic_ncols=True)
     for epoch in range(cfg.epochs):
-        batches = epoch_batches(len(data.train), cfg.batch_size, rng)
-        for b, idx in enumerate(batches):
+        batches = engine.epoch_steps(data.train, rng)
+        for b, batch in enumerate(batches):
             t0 = time.perf_counter()
-            loss_sum, n, grad_norm, norms = engine.step(*padded_batch(data.train, idx, pad), pad)
+            loss_sum, n, grad_norm, norms = engine.step(*batch)
             dt = time.perf_counter() - t0
             step += 1
             train_time, train_tokens = train_time + dt, train_tokens + n
@@ -93,11 +113,11 @@ def train(cfg, data, run_dir, init_from=None, progress=True):
                             tok_s=f"{train_tokens / train_time:.0f}", skipped=nonfinite, refresh=False)
 
             out_of_time = deadline is not None and time.perf_counter() >= deadline
-            last = step == total_steps
+            last = step == cfg.max_steps or (epoch == cfg.epochs - 1 and b == len(batches) - 1)
             row = None
             if step % cfg.eval_every == 0 or b == len(batches) - 1 or out_of_time or last:
                 with evaluation_weights(engine.optimizer):
-                    latest_ppl = engine.perplexity(data.valid, pad)
+                    latest_ppl = engine.perplexity(data.valid)
                     row = {"valid_ppl": latest_ppl}
                     if latest_ppl < best_ppl:
                         best_ppl, evals_since_best = latest_ppl, 0
