@@ -195,6 +195,14 @@ def build_parser():
     eg.add_argument("--num", type=positive_int, default=200, help="how many poems (default: %(default)s)")
     eg.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     eg.add_argument("--json", action="store_true", help="print JSON")
+    sv = sub.add_parser("serve", help="the poem-writing web page and its JSON API",
+                        description="Serve a web page and a JSON API (POST /api/generate, GET /api/models, GET /healthz) "
+                                    "that write poems with the given checkpoints. API docs at /docs.")
+    sv.add_argument("--checkpoint", required=True, action="append", metavar="DIR",
+                    help="a checkpoint or run directory; repeat for several models (the first is the default)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
+    sv.add_argument("--port", type=positive_int, default=8000, help="(default: %(default)s)")
+    sv.add_argument("--timeout", type=positive_float, default=20.0, help="seconds one request may take (default: %(default)s)")
     ex = sub.add_parser("experiment", help="run an experiment and write its CSV, plots and summary.md")
     ex.add_argument("name", choices=["explosion", "memory", "vanishing", "optimizers", "optimizer-paths", "awd-ablation"])
     ex.add_argument("--out", required=True, metavar="DIR")
@@ -391,6 +399,12 @@ def cmd_gradcheck(args):
     return 0 if worst <= LIMIT else 1
 
 
+def cmd_serve(args):
+    from rnnlab.web.app import serve
+
+    serve(args.checkpoint, args.host, args.port, args.timeout)
+
+
 def cmd_bench(args):
     from rnnlab.bench import run, table
     from rnnlab.fileio import atomic_write_text
@@ -401,8 +415,8 @@ def cmd_bench(args):
     print(json.dumps(result) if args.json else table(result))
 
 
-COMMANDS = {"bench": cmd_bench, "eval-gen": cmd_eval_gen, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "generate": cmd_generate, "gradcheck": cmd_gradcheck,
-            "experiment": cmd_experiment}
+COMMANDS = {"bench": cmd_bench, "eval-gen": cmd_eval_gen, "data": cmd_data, "train": cmd_train, "eval": cmd_eval,
+            "generate": cmd_generate, "gradcheck": cmd_gradcheck, "experiment": cmd_experiment, "serve": cmd_serve}
 
 
 def main(argv=None):

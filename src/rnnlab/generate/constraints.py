@@ -23,11 +23,11 @@ class Constraints:
     def __init__(self, vocab, rows, form="free", start="", acrostic="", rhyme=None, tones=None, max_len=64,
                  device="cpu"):
         if form != "free" and form not in FORMS:
-            raise RnnlabError(f"unknown form {form!r}; choose from {', '.join(FORM_NAMES)}")
+            raise RnnlabError(f"unknown form {form!r}; choose from {', '.join(FORM_NAMES)}", "form")
         if rhyme not in MODES or tones not in MODES:
-            raise RnnlabError("rhyme and tones are soft or hard")
+            raise RnnlabError("rhyme and tones are soft or hard", "rhyme")
         if form == "free" and (rhyme or tones):
-            raise RnnlabError("rhyme and tone constraints need a regulated form (wujue, qijue, wulv, qilv)")
+            raise RnnlabError("rhyme and tone constraints need a regulated form (wujue, qijue, wulv, qilv)", "rhyme" if rhyme else "tones")
         self.vocab, self.rows, self.form, self.device = vocab, rows, form, device
         self.start, self.acrostic, self.rhyme, self.tones = start, acrostic, rhyme, tones
         itos = vocab.itos
@@ -43,7 +43,7 @@ class Constraints:
             self.length = self.lines * (self.width + 1)
             missing = [mark for mark in LINE_END if mark not in vocab]
             if missing:
-                raise RnnlabError(f"the model's vocabulary lacks {''.join(missing)}, needed by {FORM_NAMES[form]}")
+                raise RnnlabError(f"the model's vocabulary lacks {''.join(missing)}, needed by {FORM_NAMES[form]}", "form")
         self._check_request()
         self.line = torch.zeros(rows, dtype=torch.long, device=device)     # line index of the next token
         self.col = torch.zeros(rows, dtype=torch.long, device=device)      # its column within the line
@@ -53,58 +53,59 @@ class Constraints:
     # -- checks of the request, before any decoding -------------------------------------------------
     def _check_request(self):
         start, acrostic = self.start, self.acrostic
-        unknown = sorted({ch for ch in start + acrostic if ch not in self.vocab})
-        if unknown:
-            raise RnnlabError(f"characters outside the model's vocabulary: {''.join(unknown)}")
+        for field, text in (("start", start), ("acrostic", acrostic)):
+            unknown = sorted({ch for ch in text if ch not in self.vocab})
+            if unknown:
+                raise RnnlabError(f"characters outside the model's vocabulary: {''.join(unknown)}", field)
         bad = sorted({ch for ch in acrostic if not is_han(ch)})
         if bad:
-            raise RnnlabError(f"the acrostic must be Chinese characters, not {''.join(bad)}")
+            raise RnnlabError(f"the acrostic must be Chinese characters, not {''.join(bad)}", "acrostic")
         if self.form == "free":
             if len(start) >= self.length:
-                raise RnnlabError(f"max-len ({self.length}) must exceed the length of the start text ({len(start)})")
+                raise RnnlabError(f"max-len ({self.length}) must exceed the length of the start text ({len(start)})", "max_len")
             if start and start[0] in PUNCTUATION:
-                raise RnnlabError("the start text cannot begin with punctuation")
+                raise RnnlabError("the start text cannot begin with punctuation", "start")
             if len(acrostic) * 2 > self.length:
-                raise RnnlabError(f"max-len ({self.length}) is too short for a {len(acrostic)}-line acrostic")
+                raise RnnlabError(f"max-len ({self.length}) is too short for a {len(acrostic)}-line acrostic", "max_len")
             for i, (line, _) in enumerate(split_lines(start)[:len(acrostic)]):
                 if line and line[0] != acrostic[i]:
-                    raise RnnlabError(f"line {i + 1} of the start text begins with {line[0]}, the acrostic with {acrostic[i]}")
+                    raise RnnlabError(f"line {i + 1} of the start text begins with {line[0]}, the acrostic with {acrostic[i]}", "start")
             return
         name = FORM_NAMES[self.form]
         if self.tones == "hard" and not ((self.tone == PING).any() and (self.tone == ZE).any()):
-            raise RnnlabError("hard tones need characters of both tones (平 and 仄) in the model's vocabulary")
+            raise RnnlabError("hard tones need characters of both tones (平 and 仄) in the model's vocabulary", "tones")
         rhymable = (self.group >= 0) & ((self.tone == PING) if self.tones == "hard" else True)
         if self.rhyme == "hard" and not rhymable.any():
-            raise RnnlabError("hard rhyme needs characters with a known rhyme group (and tone 平 with hard tones)")
+            raise RnnlabError("hard rhyme needs characters with a known rhyme group (and tone 平 with hard tones)", "rhyme")
         if len(acrostic) > self.lines:
-            raise RnnlabError(f"an acrostic of {len(acrostic)} characters is longer than the {self.lines} lines of {name}")
+            raise RnnlabError(f"an acrostic of {len(acrostic)} characters is longer than the {self.lines} lines of {name}", "acrostic")
         if len(start) > self.length:
-            raise RnnlabError(f"the start text is longer than a whole {name}")
+            raise RnnlabError(f"the start text is longer than a whole {name}", "start")
         family = None
         for p, ch in enumerate(start):
             line, col = divmod(p, self.width + 1)
             if col == self.width:
                 if ch != LINE_END[line % 2]:
-                    raise RnnlabError(f"{name} needs {LINE_END[line % 2]} after line {line + 1}, the start text has {ch}")
+                    raise RnnlabError(f"{name} needs {LINE_END[line % 2]} after line {line + 1}, the start text has {ch}", "start")
                 continue
             if not is_han(ch):
-                raise RnnlabError(f"{name} needs a Chinese character at position {p + 1} of the start text, not {ch}")
+                raise RnnlabError(f"{name} needs a Chinese character at position {p + 1} of the start text, not {ch}", "start")
             if col == 0 and line < len(acrostic) and ch != acrostic[line]:
-                raise RnnlabError(f"line {line + 1} of the start text begins with {ch}, the acrostic with {acrostic[line]}")
+                raise RnnlabError(f"line {line + 1} of the start text begins with {ch}, the acrostic with {acrostic[line]}", "start")
             if self.tones == "hard" and col in KEY_COLUMNS[self.width]:
                 t = tone(ch)
                 if t is None:
-                    raise RnnlabError(f"start character {ch} has no known tone, so hard tones cannot be kept")
+                    raise RnnlabError(f"start character {ch} has no known tone, so hard tones cannot be kept", "start")
                 if family is None and line == 0 and col == 1:
                     family = t
                 elif family is not None and t != required_tone(self.width, family, line, col):
                     raise RnnlabError(f"start character {ch} breaks the tone pattern: position {p + 1} needs "
-                                      f"{TONE_NAMES[required_tone(self.width, family, line, col)]}")
+                                      f"{TONE_NAMES[required_tone(self.width, family, line, col)]}", "start")
         if self.rhyme == "hard":
             ends = [start[p] for p in range(self.width + (self.width + 1), len(start), 2 * (self.width + 1))]
             groups = {rhyme_group(ch) for ch in ends}
             if None in groups or len(groups) > 1:
-                raise RnnlabError(f"the start text's even lines end in {''.join(ends)}, which do not rhyme")
+                raise RnnlabError(f"the start text's even lines end in {''.join(ends)}, which do not rhyme", "start")
 
     # -- per step ------------------------------------------------------------------------------------
     def at(self, step):

@@ -26,7 +26,7 @@ def generate(model, vocab, start="", num=1, temperature=0.8, top_k=None, top_p=N
     _check(num, temperature, top_k, top_p, strategy, beam_size, repetition_penalty)
     unknown = sorted({ch for ch in prefix if ch not in vocab})
     if unknown:
-        raise RnnlabError(f"prefix has characters outside the model's vocabulary: {''.join(unknown)}")
+        raise RnnlabError(f"prefix has characters outside the model's vocabulary: {''.join(unknown)}", "prefix")
     device = next(model.parameters()).device
     rows = beam_size if strategy == "beam" else num
     constraints = Constraints(vocab, rows, form, start, acrostic, rhyme, tones, max_len, device)
@@ -48,19 +48,19 @@ def generate(model, vocab, start="", num=1, temperature=0.8, top_k=None, top_p=N
 
 def _check(num, temperature, top_k, top_p, strategy, beam_size, repetition_penalty):
     if strategy not in STRATEGIES:
-        raise RnnlabError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+        raise RnnlabError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}", "strategy")
     if not temperature > 0:
-        raise RnnlabError(f"temperature must be > 0 (got {temperature})")
+        raise RnnlabError(f"temperature must be > 0 (got {temperature})", "temperature")
     if num < 1:
-        raise RnnlabError(f"num must be at least 1 (got {num})")
+        raise RnnlabError(f"num must be at least 1 (got {num})", "num")
     if top_k is not None and top_k < 1:
-        raise RnnlabError(f"top-k must be at least 1 (got {top_k})")
+        raise RnnlabError(f"top-k must be at least 1 (got {top_k})", "top_k")
     if top_p is not None and not 0 < top_p <= 1:
-        raise RnnlabError(f"top-p must be in (0, 1] (got {top_p})")
+        raise RnnlabError(f"top-p must be in (0, 1] (got {top_p})", "top_p")
     if not repetition_penalty >= 1:
-        raise RnnlabError(f"repetition penalty must be >= 1 (got {repetition_penalty})")
+        raise RnnlabError(f"repetition penalty must be >= 1 (got {repetition_penalty})", "repetition_penalty")
     if strategy == "beam" and beam_size < num:
-        raise RnnlabError(f"beam search returns at most beam-size poems: beam size {beam_size} < num {num}")
+        raise RnnlabError(f"beam search returns at most beam-size poems: beam size {beam_size} < num {num}", "beam_size")
 
 
 def constrained_scores(logits, allowed, bonus):
