@@ -70,12 +70,41 @@ def test_weights_that_do_not_match_the_config(ckpt_dir):
         load_checkpoint(ckpt_dir)
 
 
-def test_a_pickle_is_refused_not_unpickled(ckpt_dir):
-    class Boom:
-        def __reduce__(self):
-            return (exec, ("raise SystemExit('unpickled!')",))
-    (ckpt_dir / "model.safetensors").write_bytes(pickle.dumps(Boom()))
-    with pytest.raises(RnnlabError, match="unreadable"):
+class SideEffect:
+    """Unpickling this creates a file: the proof that a loader ran the pickle's code."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize("writer", ["pickle", "torch.save"])
+def test_a_pickle_is_refused_and_its_code_never_runs(ckpt_dir, tmp_path, writer):
+    import torch
+
+    marker = tmp_path / "unpickled"
+    if writer == "pickle":
+        (ckpt_dir / "model.safetensors").write_bytes(pickle.dumps(SideEffect(marker)))
+    else:
+        torch.save({"weights": SideEffect(marker)}, ckpt_dir / "model.safetensors")
+    with pytest.raises(RnnlabError, match="a pickle .* never unpickles"):
+        load_checkpoint(ckpt_dir)
+    assert not marker.exists()
+
+
+def test_tampered_weights_do_not_match_their_hash(ckpt_dir):
+    data = bytearray((ckpt_dir / "model.safetensors").read_bytes())
+    data[-3] ^= 0x40                                   # one bit of one weight
+    (ckpt_dir / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(RnnlabError, match="does not match the SHA-256 in meta.json"):
+        load_checkpoint(ckpt_dir)
+
+
+def test_a_file_that_is_not_safetensors(ckpt_dir):
+    (ckpt_dir / "model.safetensors").write_bytes(b"hello, I am not a tensor file")
+    with pytest.raises(RnnlabError, match="not a safetensors file"):
         load_checkpoint(ckpt_dir)
 
 

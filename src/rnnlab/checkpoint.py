@@ -3,16 +3,17 @@
     DIR/model.safetensors   the state_dict (parameter names shared by every cell)
     DIR/config.json         {"format_version", "architecture": "lstm" | "awd", "model": its config, "data": DataConfig}
     DIR/vocab.json          the vocabulary the weights were trained with
-    DIR/meta.json           step, epoch, validation perplexity, ...
+    DIR/meta.json           step, epoch, validation perplexity, ..., and the SHA-256 of model.safetensors
 A run directory may be given instead of a checkpoint: its best/ checkpoint is used.
 """
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import load, save
 
 from rnnlab.data.dataset import DataConfig
 from rnnlab.data.vocab import Vocab
@@ -72,15 +73,27 @@ def save_checkpoint(folder, model, vocab, data_config, meta):
     weights = {k: as_saved(torch.as_tensor(v)) for k, v in model.state_dict().items()}
     config = {"format_version": FORMAT_VERSION, "architecture": architecture(model), "model": model.config.to_dict(),
               "data": vars(data_config)}
-    atomic_write_bytes(folder / "model.safetensors", save(weights))
+    data = save(weights)
+    atomic_write_bytes(folder / "model.safetensors", data)
     atomic_write_text(folder / "config.json", json.dumps(config, indent=2))
     atomic_write_text(folder / "vocab.json", vocab.to_json())
-    atomic_write_text(folder / "meta.json", json.dumps(meta, indent=2))
+    atomic_write_text(folder / "meta.json", json.dumps({**meta, "sha256": hashlib.sha256(data).hexdigest()}, indent=2))
 
 
 def as_saved(t):
     """A tensor of its own (tied weights share storage, which safetensors refuses), floats as float32."""
     return t.detach().to("cpu", torch.float32 if t.is_floating_point() else t.dtype).clone().contiguous()
+
+
+def refuse_pickle(path):
+    """Refuse a file that is not safetensors before anything parses it; name a pickle (or torch.save zip)
+    as such. Nothing here is ever unpickled: unpickling runs whatever code the file asks for."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if head[:1] == b"\x80" or head.startswith(b"PK\x03\x04"):
+        raise RnnlabError(f"{path}: a pickle (torch.save) file; rnnlab reads safetensors only and never unpickles")
+    if len(head) < 9 or head[8:9] != b"{":
+        raise RnnlabError(f"{path}: not a safetensors file (truncated or corrupted?)")
 
 
 def weights_are_finite(model):
@@ -117,16 +130,21 @@ def load_checkpoint(path, cell=None, device="cpu", dtype=torch.float32):
     if len(vocab) != model_config.vocab_size:
         raise RnnlabError(f"{path}: vocab.json has {len(vocab)} entries but the model expects {model_config.vocab_size}"
                           " (a vocabulary from another model?)")
+    meta = _read_json(path / "meta.json")
+    refuse_pickle(path / "model.safetensors")
+    data = (path / "model.safetensors").read_bytes()
     try:
-        weights = load_file(path / "model.safetensors")
+        weights = load(data)
     except (SafetensorError, OSError) as e:
         raise RnnlabError(f"{path}/model.safetensors: unreadable ({e})") from None
+    if "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
+        raise RnnlabError(f"{path}/model.safetensors: does not match the SHA-256 in meta.json (changed after saving?)")
     try:
         model = build_model(name, model_config, weights)
     except RnnlabError as e:
         raise RnnlabError(f"{path}/model.safetensors: {e}") from None
     model.to(device=device, dtype=dtype).eval()
-    return Checkpoint(model, vocab, data_config, _read_json(path / "meta.json"), path)
+    return Checkpoint(model, vocab, data_config, meta, path)
 
 
 def _read_json(path):

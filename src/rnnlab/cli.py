@@ -9,7 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import Interrupted, RnnlabError
 
 START_CHARS = "日红山夜湖海月"   # the reference's start characters (PART 2 §2.2)
 AWD_FLAGS = ("bptt", "dropouth", "dropouti", "dropoute", "wdrop", "alpha", "beta", "tied", "residual", "softmax")
@@ -83,9 +83,9 @@ def generation_options(args):
             "repetition_penalty": args.repetition_penalty, "max_len": args.max_len, "num": args.num, "seed": args.seed}
 
 
-def add_data_args(p, corpus_default="tang"):
+def add_data_args(p):
     g = p.add_argument_group("data")
-    g.add_argument("--corpus", default=corpus_default, help="tang, tangshi, shakespeare, or a path (default: %(default)s)")
+    g.add_argument("--corpus", help="tang, tangshi, shakespeare, or a path (default: tang)")
     g.add_argument("--seq-len", type=positive_int, help="tokens per sequence incl. the end token (default 49; longer poems are truncated)")
     g.add_argument("--min-len", type=positive_int, help="drop poems shorter than this many characters (default 12)")
     g.add_argument("--min-count", type=positive_int, help="keep characters seen at least this often (default 3)")
@@ -122,14 +122,14 @@ def build_parser():
                                     "the seed-large model, 15 minutes, then poems for 日 红 山 夜 湖 海 月.")
     add_data_args(tr)
     g = tr.add_argument_group("model")
-    g.add_argument("--preset", choices=list(PRESETS), default="seed-large",
+    g.add_argument("--preset", choices=list(PRESETS),
                    help="sizes (embedding/hidden, batch, length): " + "; ".join(
                        f"{name}: {p['embed_size']}/{p['hidden_size']}, {p['batch_size']}, {p['seq_len']}" for name, p in PRESETS.items())
-                   + " (default: %(default)s)")
-    g.add_argument("--engine", choices=["torch", "numpy"], default="torch",
-                   help="torch, or numpy (hand-written backward, numpy optimizers, CPU) (default: %(default)s)")
-    g.add_argument("--cell", choices=["autograd", "manual", "native"], default="native",
-                   help="LSTM implementation: autograd (the gate equations), manual (hand-written BPTT) or native (nn.LSTM) (default: %(default)s)")
+                   + " (default: seed-large)")
+    g.add_argument("--engine", choices=["torch", "numpy"],
+                   help="torch, or numpy (hand-written backward, numpy optimizers, CPU) (default: torch)")
+    g.add_argument("--cell", choices=["autograd", "manual", "native"],
+                   help="LSTM implementation: autograd (the gate equations), manual (hand-written BPTT) or native (nn.LSTM) (default: native)")
     g.add_argument("--embed-size", type=positive_int, help="embedding (input) size (default: from the preset)")
     g.add_argument("--hidden-size", type=positive_int, help="LSTM hidden size (default: from the preset)")
     g.add_argument("--num-layers", type=positive_int, help="stacked LSTM layers (default 1)")
@@ -175,6 +175,14 @@ def build_parser():
     g.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default auto: cuda when available")
     g.add_argument("--out", metavar="DIR", help="run directory (default runs/CORPUS-CELL-TIME); must not exist yet")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = tr.add_argument_group("surviving crashes and bad numbers")
+    g.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a run where its last saved state left off (its own settings; --time-budget may change)")
+    g.add_argument("--checkpoint-every", type=positive_int,
+                   help="save the full training state every N steps (default 200; also at each epoch end and on stop)")
+    g.add_argument("--max-bad-steps", type=positive_int,
+                   help="after K non-finite steps in a row, go back to the last saved state (default 5)")
+    g.add_argument("--bad-lr-factor", type=fraction, help="... and multiply the learning rate by this (default 0.5)")
 
     ev = sub.add_parser("eval", help="perplexity of a corpus under a checkpoint")
     ev.add_argument("--checkpoint", required=True, metavar="DIR", help="a checkpoint or run directory")
@@ -264,21 +272,28 @@ def print_stats(s, seconds):
 def cmd_train(args):
     from rnnlab.checkpoint import load_checkpoint
     from rnnlab.data.dataset import prepare
-    from rnnlab.generate.sampling import generate
     from rnnlab.train.config import build_config
-    from rnnlab.train.loop import pick_device, train
+    from rnnlab.train.loop import pick_device, resume_run, train
 
     overrides = {k: getattr(args, k) for k in ("engine", "cell", "embed_size", "hidden_size", "num_layers", "activation",
                                                "dropout", "init", "optimizer", "optim_impl", "lr", "batch_size", "epochs",
                                                "max_steps", "clip_norm", "clip_value", "weight_decay", "l1", "eval_every",
-                                               "patience", "seed", "device")}
+                                               "patience", "seed", "device", "checkpoint_every", "max_bad_steps",
+                                               "bad_lr_factor")}
     overrides.update(clip_per_tensor=args.clip_per_tensor or None, log_grad_norms=args.log_grad_norms or None)
     awd = {k: getattr(args, k) for k in AWD_FLAGS}
     awd.update(variable_bptt=False if args.fixed_bptt else None, n_classes=args.classes, finetune=args.finetune or None)
     overrides.update(awd)
+    if args.resume:
+        given = [k for k, v in {**overrides, **data_overrides(args), "preset": args.preset, "out": args.out,
+                                "init_from": args.init_from}.items() if v is not None]
+        if given:
+            raise RnnlabError(f"--resume continues a run with its own settings: drop --{given[0].replace('_', '-')}")
+        budget = {} if args.time_budget is None else {"time_budget": args.time_budget or None}
+        return report(resume_run(args.resume, progress=not args.no_progress, **budget))
     if args.time_budget is not None:
         overrides["time_budget"] = args.time_budget or None
-    cfg = build_config(args.preset, **overrides, **data_overrides(args))
+    cfg = build_config(args.preset or "seed-large", **overrides, **data_overrides(args))
     given = [k for k, v in awd.items() if v is not None and k != "finetune"]
     if given and cfg.model != "awd":
         raise RnnlabError(f"--{given[0].replace('_', '-')} is an AWD-LSTM option: add --preset awd or awd-small")
@@ -293,7 +308,13 @@ def cmd_train(args):
     data = prepare(cfg.data, vocab=init.vocab if init else None, fetch_missing=cfg.data.corpus == "tang")
     s = data.stats
     print(f"{s['corpus']}: {s['train']} train / {s['valid']} valid sequences, vocabulary {s['vocab_size']}")
-    result = train(cfg, data, out, init_from=init, progress=not args.no_progress)
+    report(train(cfg, data, out, init_from=init, progress=not args.no_progress))
+
+
+def report(result):
+    """What a finished training run prints: why it stopped, its best perplexity, a poem per start character."""
+    from rnnlab.generate.sampling import generate
+
     print(f"\n{result.stop_reason} after {result.steps} steps ({result.epochs:.2f} epochs), {result.tokens_per_s:.0f} tokens/s")
     if result.nonfinite_steps:
         print(f"{result.nonfinite_steps} steps with a non-finite loss or gradient were skipped")
@@ -302,8 +323,7 @@ def cmd_train(args):
     starts = [c for c in START_CHARS if c in ckpt.vocab]
     print()
     for i, start in enumerate(starts or [""]):
-        poems = generate(ckpt.model, ckpt.vocab, start, num=1 if starts else 3, temperature=0.8,
-                         max_len=64, seed=cfg.seed + i)
+        poems = generate(ckpt.model, ckpt.vocab, start, num=1 if starts else 3, temperature=0.8, max_len=64, seed=i)
         for poem in poems:
             print(f"{start or '·'}: {poem}")
 
@@ -426,6 +446,9 @@ def main(argv=None):
     except RnnlabError as e:
         print(f"rnnlab: error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(f"rnnlab: {e}", file=sys.stderr)
+        return 128 + e.signum
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
         return 130

@@ -17,6 +17,11 @@ def atomic_write_bytes(path, data):
     except BaseException:
         os.unlink(tmp)
         raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)                  # the rename itself reaches the disk
+    finally:
+        os.close(folder)
 
 
 def atomic_write_text(path, text):

@@ -123,10 +123,10 @@ def test_the_awd_engine_lowers_validation_perplexity_and_carries_state_within_an
     first = engine.perplexity(data.valid)
     for _ in range(3):
         steps = engine.epoch_steps(data.train, rng)
-        assert engine.state is None                                  # each epoch starts from zeros
+        assert engine.carry is None                                  # each epoch starts from zeros
         assert sum(s[0].shape[1] for s in steps) == len(data.train.tokens) // 8 - 1
         for s in steps:
             engine.step(*s)
         engine.optimizer.check(engine.perplexity(data.valid))
-    assert engine.state is not None and not engine.state[0][0].requires_grad
+    assert engine.carry is not None and not engine.carry[0][0].requires_grad
     assert min(engine.optimizer.history) < first * 0.9     # the class softmax starts near the unigram rate

@@ -89,10 +89,13 @@ def run(out, quick=False, seed=0, corpus="tangshi", epochs=None):
              f"Corpus {corpus}; 2-layer LSTM, embedding {size['embed_size']}, hidden {size['hidden_size']}; batch 16, "
              f"BPTT 35; NT-ASGD lr 20, clip 0.25; {epochs} epochs per variant, seed {seed}. Validation = first half of "
              "the held-out poems (picks the best epoch), test = second half.", "",
-             "| variant | best valid perplexity | test perplexity | last train loss | averaging from step | seconds |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "| variant | best valid perplexity (epoch) | test perplexity | final valid perplexity | last train loss "
+             "| averaging from step | seconds |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for label, r in results.items():
-        lines.append(f"| {label} | {r['best_valid']:.2f} | {r['test']:.2f} | {r['rows'][-1]['train_loss']:.3f} | "
+        best_epoch = min(r["rows"], key=lambda row: row["valid_ppl"])["epoch"]
+        lines.append(f"| {label} | {r['best_valid']:.2f} ({best_epoch}) | {r['test']:.2f} | {r['rows'][-1]['valid_ppl']:.2f} | "
+                     f"{r['rows'][-1]['train_loss']:.3f} | "
                      f"{r['averaging_from'] if r['averaging_from'] is not None else '-'} | {r['seconds']:.0f} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return results

@@ -31,6 +31,11 @@ class LanguageModel:
     def state_dict(self):
         return {name: p.v for name, p in self.params().items()}
 
+    def load_state_dict(self, weights):
+        """Copy `weights` ({name: array or tensor}, every parameter) into the parameters, in place."""
+        for name, p in self.params().items():
+            p.v[...] = np.asarray(weights[name])
+
     def zero_grad(self):
         for p in self.params().values():
             p.zero_grad()

@@ -24,6 +24,15 @@ class Optimizer:
     def update(self, p, g):
         raise NotImplementedError
 
+    def state_dict(self):
+        """The step count, learning rate and every parameter's memory, in parameter order."""
+        return {"t": self.t, "lr": self.lr, "memory": [dict(p.m) for p in self.params]}
+
+    def load_state_dict(self, state):
+        self.t, self.lr = state["t"], state["lr"]
+        for p, memory in zip(self.params, state["memory"], strict=True):
+            p.m = {k: np.array(v) for k, v in memory.items()}
+
 
 class SGD(Optimizer):
     """v -= lr * g; with momentum μ: buf = μ buf + (1 - dampening) g, v -= lr * buf

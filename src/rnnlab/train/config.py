@@ -56,6 +56,9 @@ class TrainConfig:
     patience: int = 3                 # evaluations without improvement before stopping
     seed: int = 0
     device: str = "auto"
+    checkpoint_every: int = 200       # steps between saves of the full training state (also at each epoch end)
+    max_bad_steps: int = 5            # non-finite steps in a row before going back to the last saved state
+    bad_lr_factor: float = 0.5        # ... and multiplying the learning rate by this
     # AWD-LSTM (model "awd", rnnlab.nn.awd): stream training in BPTT windows; dropout is its output dropout
     model: str = "lstm"               # lstm | awd
     bptt: int = 70

@@ -5,7 +5,8 @@ An engine owns a model and its optimizer:
     steps_per_epoch(split), epoch_steps(split, rng) -> the arguments of each step of one epoch
     step(*arguments) -> (summed loss, target count, gradient norm before clipping, per-parameter norms)
         with the config's penalties and clipping; a step whose loss or gradient is not finite changes nothing
-    perplexity(split), lr, and model (with .config and .state_dict(), for checkpoints)
+    perplexity(split), lr and set_lr(lr), model (with .config, .state_dict() and .load_state_dict()), and
+    carry: what a step hands to the next one besides the weights (the AWD-LSTM's hidden state; else None)
 TorchEngine and NumpyEngine train on shuffled padded poems and start from the same weights (the torch
 model's, by name); AWDEngine trains an AWD-LSTM on the token stream in variable-length BPTT windows.
 """
@@ -81,6 +82,7 @@ def perplexity(model, split, pad, batch_size=256):
 
 class PoemBatches:
     """Each step is a shuffled batch of whole poems, padded to the longest."""
+    carry = None
 
     def steps_per_epoch(self, split):
         return math.ceil(len(split) / self.cfg.batch_size)
@@ -99,6 +101,10 @@ class TorchEngine(PoemBatches):
     @property
     def lr(self):
         return self.optimizer.param_groups[0]["lr"]
+
+    def set_lr(self, lr):
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def step(self, inputs, targets):
         cfg = self.cfg
@@ -134,6 +140,9 @@ class NumpyEngine(PoemBatches):
     def lr(self):
         return self.optimizer.lr
 
+    def set_lr(self, lr):
+        self.optimizer.lr = lr
+
     def step(self, inputs, targets):
         cfg = self.cfg
         self.optimizer.zero_grad()
@@ -159,11 +168,15 @@ class AWDEngine:
         self.cfg, self.device, self.skip = cfg, device, vocab.bos
         self.model = model.to(device)
         self.optimizer = make_optimizer(cfg, self.model.parameters(), rnnlab_optim)
-        self.state, self.streams = None, {}
+        self.carry, self.streams = None, {}
 
     @property
     def lr(self):
         return self.optimizer.param_groups[0]["lr"]
+
+    def set_lr(self, lr):
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def columns(self, split, batch_size):
         key = (id(split), batch_size)
@@ -176,13 +189,13 @@ class AWDEngine:
 
     def epoch_steps(self, split, rng):
         data = self.columns(split, self.cfg.batch_size)
-        self.state = None                                       # each epoch starts from a zero state
+        self.carry = None                                       # each epoch starts from a zero state
         return [(data[:, s:s + n], data[:, s + 1:s + 1 + n], scale)
                 for s, n, scale in bptt_windows(data.shape[1], self.cfg.bptt, rng if self.cfg.variable_bptt else None)]
 
     def step(self, inputs, targets, lr_scale):
         cfg = self.cfg
-        loss, n, norm, self.state = train_step(self.model, self.optimizer, inputs, targets, self.state, self.skip,
+        loss, n, norm, self.carry = train_step(self.model, self.optimizer, inputs, targets, self.carry, self.skip,
                                                lr_scale, cfg.alpha, cfg.beta, cfg.clip_norm)
         return loss, n, norm, {}
 

@@ -1,6 +1,9 @@
 """The metrics.csv log of a run and its plot."""
 import csv
+import io
 import math
+
+from rnnlab.fileio import atomic_write_text
 
 COLUMNS = ("step", "epoch", "train_loss", "valid_ppl", "lr", "grad_norm", "tokens_per_s")
 
@@ -8,17 +11,24 @@ COLUMNS = ("step", "epoch", "train_loss", "valid_ppl", "lr", "grad_norm", "token
 class MetricsLog:
     """Appends one row per log interval or evaluation; blank cells where a value was not measured."""
 
-    def __init__(self, path, extra_columns=()):
+    def __init__(self, path, extra_columns=(), rows=None):
+        """`rows`: the rows so far (a resumed run's); the file is rewritten with exactly those."""
         self.path = path
         self.columns = COLUMNS + tuple(extra_columns)
-        self.rows = []
-        with open(path, "w", newline="") as f:
-            csv.writer(f).writerow(self.columns)
+        self.rows = [] if rows is None else rows
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(self.columns)
+        writer.writerows(self.cells(row) for row in self.rows)
+        atomic_write_text(path, out.getvalue())
+
+    def cells(self, row):
+        return [format_cell(row.get(c)) for c in self.columns]
 
     def write(self, **row):
         self.rows.append(row)
         with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow(format_cell(row.get(c)) for c in self.columns)
+            csv.writer(f).writerow(self.cells(row))
 
 
 def format_cell(value):

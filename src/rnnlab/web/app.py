@@ -132,7 +132,10 @@ def serve(paths, host="127.0.0.1", port=8000, timeout=20.0):
 
     from rnnlab.checkpoint import load_checkpoint
 
-    app = create_app([load_checkpoint(p) for p in paths], timeout)
+    checkpoints = [load_checkpoint(p) for p in paths]
+    for ckpt in checkpoints:                     # warm-up: the first request would pay for lazy loading
+        ckpt.generate(form="wujue", rhyme="hard", tones="hard", seed=0)
+    app = create_app(checkpoints, timeout)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"rnnlab: serving on {host}: reachable from other machines")
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=5, limit_concurrency=64)
