@@ -9,6 +9,7 @@ from pathlib import Path
 from rnnlab.errors import RnnlabError
 
 FORMATS = ("json", "title-colon", "blank-line", "text")
+MAX_LINE = 1_000_000      # characters; a longer line is not a poem or running text (a dump, a binary file?)
 
 
 def read_text_file(path):
@@ -58,10 +59,21 @@ def _numeric_key(f):
     return (int(digits) if digits else -1, f.name)
 
 
+def read_corpus_text(path):
+    """A text corpus file; RnnlabError if a line is over MAX_LINE characters."""
+    text = read_text_file(path)
+    if len(text) > MAX_LINE:
+        for number, line in enumerate(text.splitlines(), 1):
+            if len(line) > MAX_LINE:
+                raise RnnlabError(f"{path}: line {number} has {len(line):,} characters (limit {MAX_LINE:,}); "
+                                  "not a text corpus?")
+    return text
+
+
 def read_title_colon_poems(path):
     """One poem per line, `title:content` (the poems.txt format); the title is dropped."""
     poems = []
-    for line in read_text_file(path).splitlines():
+    for line in read_corpus_text(path).splitlines():
         line = line.strip()
         if not line:
             continue
@@ -76,7 +88,7 @@ def read_title_colon_poems(path):
 def read_blank_line_poems(path):
     """Poems separated by blank lines; the lines of one poem are joined."""
     poems, lines = [], []
-    for line in read_text_file(path).splitlines() + [""]:
+    for line in read_corpus_text(path).splitlines() + [""]:
         line = line.strip()
         if line:
             lines.append(line)
@@ -88,7 +100,7 @@ def read_blank_line_poems(path):
 
 def read_plain_text(path):
     """Running text (e.g. tinyshakespeare), kept whole as one character stream."""
-    return [read_text_file(path)]
+    return [read_corpus_text(path)]
 
 
 READERS = {
