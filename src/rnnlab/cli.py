@@ -270,6 +270,8 @@ def print_stats(s, seconds):
 
 
 def cmd_train(args):
+    if os.environ.get("RANK", "0") != "0":       # torchrun's other processes: rank 0 prints for all
+        sys.stdout = open(os.devnull, "w")
     from rnnlab.checkpoint import load_checkpoint
     from rnnlab.data.dataset import prepare
     from rnnlab.train.config import build_config
@@ -447,7 +449,8 @@ def main(argv=None):
         print(f"rnnlab: error: {e}", file=sys.stderr)
         return 2
     except Interrupted as e:
-        print(f"rnnlab: {e}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":
+            print(f"rnnlab: {e}", file=sys.stderr)
         return 128 + e.signum
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)

@@ -4,11 +4,15 @@ import os
 import tempfile
 from pathlib import Path
 
+UMASK = os.umask(0)
+os.umask(UMASK)
+
 
 def atomic_write_bytes(path, data):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~UMASK)             # as open() would create it (mkstemp makes it private)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

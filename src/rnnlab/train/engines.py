@@ -27,6 +27,7 @@ from rnnlab.numpy.lm import exp_or_inf
 from rnnlab.numpy.lm import perplexity as numpy_perplexity
 from rnnlab.train.clipping import clip_gradients
 from rnnlab.train.config import OPTIMIZERS
+from rnnlab.train.distributed import Single
 from rnnlab.train.stream import stream_columns, stream_perplexity, train_step
 
 
@@ -66,34 +67,40 @@ def evaluation_weights(optimizer):
 
 
 @torch.no_grad()
-def perplexity(model, split, pad, batch_size=256):
-    """exp(mean cross entropy per target token), padding excluded, for a torch model."""
+def perplexity(model, split, pad, batch_size=256, dist=Single()):
+    """exp(mean cross entropy per target token), padding excluded, for a torch model
+    (under torchrun each process takes every N-th batch and the sums are added up)."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    for idx in eval_batches(split, batch_size):
+    for idx in eval_batches(split, batch_size)[dist.rank::dist.world]:
         inputs, targets = (torch.from_numpy(a).to(device) for a in padded_batch(split, idx, pad))
         loss, n = sequence_loss(model(inputs)[0], targets, pad)
         total, count = total + loss.item(), count + n
+    total, count = dist.all_sum([total, count])
     model.train(was_training)
     return exp_or_inf(total / count) if count else float("nan")
 
 
 class PoemBatches:
-    """Each step is a shuffled batch of whole poems, padded to the longest."""
+    """Each step is a shuffled batch of whole poems, padded to the longest. Under torchrun, process r
+    takes poems r, r+N, ... of each batch, and a last batch smaller than N is left out."""
     carry = None
+    dist = Single()
 
     def steps_per_epoch(self, split):
         return math.ceil(len(split) / self.cfg.batch_size)
 
     def epoch_steps(self, split, rng):
-        return [padded_batch(split, idx, self.pad) for idx in epoch_batches(len(split), self.cfg.batch_size, rng)]
+        batches = epoch_batches(len(split), self.cfg.batch_size, rng)
+        r, n = self.dist.rank, self.dist.world
+        return [padded_batch(split, idx[r::n], self.pad) for idx in batches if len(idx) >= n]
 
 
 class TorchEngine(PoemBatches):
-    def __init__(self, cfg, model, device, vocab):
-        self.cfg, self.device, self.pad = cfg, device, vocab.pad
+    def __init__(self, cfg, model, device, vocab, dist=Single()):
+        self.cfg, self.device, self.pad, self.dist = cfg, device, vocab.pad, dist
         self.model = model.to(device)
         library = rnnlab_optim if cfg.optim_impl == "ours" else torch.optim
         self.optimizer = make_optimizer(cfg, self.model.parameters(), library)
@@ -110,30 +117,33 @@ class TorchEngine(PoemBatches):
         cfg = self.cfg
         inputs, targets = torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device)
         loss_sum, n = sequence_loss(self.model(inputs)[0], targets, self.pad)
+        n = int(self.dist.all_sum([n])[0])                 # the global batch's targets: the loss is their mean
         loss = loss_sum / n
         if cfg.l1:
-            loss = loss + cfg.l1 * sum(p.abs().sum() for p in self.model.parameters())
+            loss = loss + cfg.l1 / self.dist.world * sum(p.abs().sum() for p in self.model.parameters())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.dist.sync_gradients(self.model.parameters())
         norms = {k: p.grad.norm().item() for k, p in self.model.named_parameters()} if cfg.log_grad_norms else {}
         grad_norm = clip_gradients(self.model.parameters(), cfg.clip_norm, cfg.clip_value, cfg.clip_per_tensor)
-        if math.isfinite(loss.item()) and math.isfinite(grad_norm):
+        total = self.dist.all_sum([loss_sum.item()])[0]
+        if math.isfinite(total) and math.isfinite(grad_norm):
             self.optimizer.step()
-        return loss_sum.item(), n, grad_norm, norms
+        return total, n, grad_norm, norms
 
     def perplexity(self, split):
-        return perplexity(self.model, split, self.pad)
+        return perplexity(self.model, split, self.pad, dist=self.dist)
 
 
 class NumpyEngine(PoemBatches):
     """The numpy language model (float32) with the numpy optimizers; CPU only, no dropout."""
 
-    def __init__(self, cfg, model, device, vocab):
+    def __init__(self, cfg, model, device, vocab, dist=Single()):
         if device != "cpu":
             raise RnnlabError("the numpy engine runs on the CPU only; use --device cpu")
         weights = {k: v.cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
         self.model = NumpyLanguageModel(model.config, weights)
-        self.cfg, self.pad, self.params = cfg, vocab.pad, list(self.model.params().values())
+        self.cfg, self.pad, self.dist, self.params = cfg, vocab.pad, dist, list(self.model.params().values())
         self.optimizer = make_optimizer(cfg, self.params, numpy_optim)
 
     @property
@@ -203,9 +213,12 @@ class AWDEngine:
         return stream_perplexity(self.model, self.columns(split, 10), self.skip, self.cfg.bptt)
 
 
-def make_engine(cfg, model, device, vocab):
+def make_engine(cfg, model, device, vocab, dist=Single()):
+    if cfg.model == "awd" and cfg.engine != "torch":
+        raise RnnlabError("AWD-LSTM trains with the torch engine only; leave --engine at torch")
+    if dist.world > 1 and (cfg.model == "awd" or cfg.engine != "torch"):
+        raise RnnlabError("torchrun data parallelism covers the torch engine's LSTM; train AWD-LSTM or the numpy "
+                          "engine in one process")
     if cfg.model == "awd":
-        if cfg.engine != "torch":
-            raise RnnlabError("AWD-LSTM trains with the torch engine only; leave --engine at torch")
         return AWDEngine(cfg, model, device, vocab)
-    return {"torch": TorchEngine, "numpy": NumpyEngine}[cfg.engine](cfg, model, device, vocab)
+    return {"torch": TorchEngine, "numpy": NumpyEngine}[cfg.engine](cfg, model, device, vocab, dist)

@@ -20,6 +20,7 @@ from rnnlab.nn.awd import AWDConfig, AWDLanguageModel
 from rnnlab.nn.class_softmax import frequency_classes
 from rnnlab.nn.lm import LanguageModel, ModelConfig
 from rnnlab.train.engines import evaluation_weights, exp_or_inf, make_engine
+from rnnlab.train import distributed
 from rnnlab.train.metrics import MetricsLog, plot
 from rnnlab.train.state import Progress, load_state, restore_rngs, save_state
 
@@ -35,6 +36,7 @@ class TrainResult:
     checkpoint: object   # the best Checkpoint, loaded back
     nonfinite_steps: int = 0
     metrics: list = field(default_factory=list)   # the rows of metrics.csv, unrounded
+    main_process: bool = True                     # False in torchrun's other processes: they print nothing
 
 
 def pick_device(name):
@@ -89,7 +91,8 @@ def train(cfg, data, run_dir, init_from=None, progress=True, resume=False):
     The full state is saved every cfg.checkpoint_every steps, at each epoch end and when training stops.
     """
     run_dir = Path(run_dir)
-    device = pick_device(cfg.device)
+    dist, device = distributed.start(pick_device(cfg.device))
+    main = dist.is_main                                  # only the main process writes and prints
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     if resume:
@@ -100,7 +103,7 @@ def train(cfg, data, run_dir, init_from=None, progress=True, resume=False):
         if init_from is not None:
             cfg = replace(cfg, model=architecture(model),
                           **{k: v for k, v in model.config.to_dict().items() if k in LOOP_COPIES_FROM_CHECKPOINT})
-    engine = make_engine(cfg, model, device, data.vocab)
+    engine = make_engine(cfg, model, device, data.vocab, dist)
     extra = [f"grad_norm:{name}" for name in engine.model.state_dict()] if cfg.log_grad_norms else []
     if resume:
         p = Progress(**state["progress"])
@@ -111,21 +114,23 @@ def train(cfg, data, run_dir, init_from=None, progress=True, resume=False):
         restore_rngs(state)
         carry = state["carry"]
     else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.json", json.dumps({"train": cfg.to_dict(), "model": engine.model.config.to_dict(),
-                                                               "data_stats": data.stats}, indent=2, ensure_ascii=False))
-        atomic_write_text(run_dir / "vocab.json", data.vocab.to_json())
-        p = Progress(epoch_rng=rng.bit_generator.state)
-        save_state(run_dir, engine, p)
-        carry = None
-    log = MetricsLog(run_dir / "metrics.csv", extra, p.rows)
+        p, carry = Progress(epoch_rng=rng.bit_generator.state), None
+        if main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(run_dir / "config.json", json.dumps({"train": cfg.to_dict(), "model": engine.model.config.to_dict(),
+                                                                   "data_stats": data.stats}, indent=2, ensure_ascii=False))
+            atomic_write_text(run_dir / "vocab.json", data.vocab.to_json())
+            save_state(run_dir, engine, p)
+    dist.barrier()
+    log = MetricsLog(run_dir / "metrics.csv" if main else None, extra, p.rows)
 
     steps_per_epoch = engine.steps_per_epoch(data.train)
     total_steps = steps_per_epoch * cfg.epochs           # an estimate with variable BPTT windows, for the bar
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
     deadline = time.perf_counter() + cfg.time_budget * 60 if cfg.time_budget else None
-    bar = tqdm(total=total_steps, initial=p.step, disable=not progress, unit="step", dynamic_ncols=True)
+    bar = tqdm(total=total_steps, initial=p.step, disable=not (progress and main), unit="step", dynamic_ncols=True)
+    say = bar.write if main else (lambda text: None)
     received = []
     with catch_signals(received):
         while p.epoch < cfg.epochs and p.stop is None:
@@ -149,18 +154,18 @@ def train(cfg, data, run_dir, init_from=None, progress=True, resume=False):
                     if p.bad_in_a_row >= cfg.max_bad_steps:
                         roll_back(engine, run_dir, cfg.bad_lr_factor)
                         p.rollbacks, p.bad_in_a_row = p.rollbacks + 1, 0
-                        bar.write(f"step {p.step:>6}  {cfg.max_bad_steps} non-finite steps in a row: back to the last "
-                                  f"saved state, learning rate now {engine.lr:g}")
+                        say(f"step {p.step:>6}  {cfg.max_bad_steps} non-finite steps in a row: back to the last "
+                            f"saved state, learning rate now {engine.lr:g}")
                 bar.update()
                 bar.set_postfix(loss=f"{loss_sum / n:.3f}", ppl=f"{exp_or_inf(loss_sum / n):.1f}",
                                 tok_s=f"{p.train_tokens / p.train_time:.0f}", skipped=p.nonfinite, refresh=False)
 
-                out_of_time = deadline is not None and time.perf_counter() >= deadline
+                out_of_time, interrupted = dist.any(deadline is not None and time.perf_counter() >= deadline, received)
                 epoch_end = b == len(batches) - 1
                 last = p.step == cfg.max_steps or (p.epoch == cfg.epochs - 1 and epoch_end)
                 row = None
                 if p.step % cfg.eval_every == 0 or epoch_end or out_of_time or last:
-                    row = {"valid_ppl": evaluate(engine, data, cfg, p, run_dir, steps_per_epoch, bar)}
+                    row = {"valid_ppl": evaluate(engine, data, cfg, p, run_dir, steps_per_epoch, say, main)}
                 elif p.step % cfg.log_every == 0:
                     row = {}
                 if row is not None:
@@ -173,47 +178,54 @@ def train(cfg, data, run_dir, init_from=None, progress=True, resume=False):
                     p.window = {"loss": 0.0, "tokens": 0, "time": 0.0}
                 if p.evals_since_best >= cfg.patience:
                     p.stop = f"early stopping: no improvement in {cfg.patience} evaluations"
-                elif row and deadline is not None and time.perf_counter() >= deadline:
+                elif out_of_time:
                     p.stop = f"time budget of {cfg.time_budget:g} min reached"
                 elif last:
                     p.stop = "max steps reached" if p.step == cfg.max_steps else "all epochs done"
                 if epoch_end:
                     p.epoch, p.batch, p.epoch_rng = p.epoch + 1, 0, rng.bit_generator.state
-                if p.stop or epoch_end or received or p.step % cfg.checkpoint_every == 0:
-                    save_state(run_dir, engine, p)
-                if received:
+                if p.stop or epoch_end or interrupted or p.step % cfg.checkpoint_every == 0:
+                    if main:
+                        save_state(run_dir, engine, p)
+                    dist.barrier()                       # the others may read it (roll_back) only once it is whole
+                if interrupted:
                     bar.close()
-                    raise Interrupted(received[0], p.step, run_dir)
+                    dist.finish()
+                    raise Interrupted(received[0] if received else signal.SIGTERM, p.step, run_dir)
                 if p.stop or epoch_end:
                     break
     bar.close()
 
-    with evaluation_weights(engine.optimizer):
-        if weights_are_finite(engine.model):
-            save_checkpoint(run_dir / "last", engine.model, data.vocab, cfg.data,
-                            {"step": p.step, "epoch": round(p.step / steps_per_epoch, 3), "valid_ppl": p.latest_ppl})
-    plot(log.rows, run_dir / "training.png", f"{cfg.data.corpus} · {cfg.engine}/{cfg.cell} · {cfg.embed_size}/{cfg.hidden_size}")
+    if main:
+        with evaluation_weights(engine.optimizer):
+            if weights_are_finite(engine.model):
+                save_checkpoint(run_dir / "last", engine.model, data.vocab, cfg.data,
+                                {"step": p.step, "epoch": round(p.step / steps_per_epoch, 3), "valid_ppl": p.latest_ppl})
+        plot(log.rows, run_dir / "training.png", f"{cfg.data.corpus} · {cfg.engine}/{cfg.cell} · {cfg.embed_size}/{cfg.hidden_size}")
+    dist.barrier()
+    dist.finish()
     if not math.isfinite(p.best_ppl):
         raise RnnlabError(f"training diverged: validation perplexity was never finite (see {run_dir / 'metrics.csv'})")
     best = load_checkpoint(run_dir / "best", cell=cfg.cell, device=device)
     return TrainResult(run_dir, p.best_ppl, p.step, p.step / steps_per_epoch, p.train_tokens / max(p.train_time, 1e-9),
-                       p.stop, best, p.nonfinite, log.rows)
+                       p.stop, best, p.nonfinite, log.rows, main)
 
 
-def evaluate(engine, data, cfg, p, run_dir, steps_per_epoch, bar):
+def evaluate(engine, data, cfg, p, run_dir, steps_per_epoch, say, main):
     """Validation perplexity (NT-ASGD: of the averaged weights); best/ when it improves; NT-ASGD's trigger."""
     with evaluation_weights(engine.optimizer):
         p.latest_ppl = engine.perplexity(data.valid)
         if p.latest_ppl < p.best_ppl:
             p.best_ppl, p.evals_since_best = p.latest_ppl, 0
-            save_checkpoint(run_dir / "best", engine.model, data.vocab, cfg.data,
-                            {"step": p.step, "epoch": round(p.step / steps_per_epoch, 3), "valid_ppl": p.latest_ppl})
+            if main:
+                save_checkpoint(run_dir / "best", engine.model, data.vocab, cfg.data,
+                                {"step": p.step, "epoch": round(p.step / steps_per_epoch, 3), "valid_ppl": p.latest_ppl})
         else:
             p.evals_since_best += 1
     if hasattr(engine.optimizer, "check") and engine.optimizer.check(p.latest_ppl):
-        bar.write(f"step {p.step:>6}  NT-ASGD: validation stopped improving, averaging from here on")
-    bar.write(f"step {p.step:>6}  epoch {p.step / steps_per_epoch:5.2f}  valid ppl {p.latest_ppl:8.2f}"
-              f"{'  (best)' if p.evals_since_best == 0 else ''}")
+        say(f"step {p.step:>6}  NT-ASGD: validation stopped improving, averaging from here on")
+    say(f"step {p.step:>6}  epoch {p.step / steps_per_epoch:5.2f}  valid ppl {p.latest_ppl:8.2f}"
+        f"{'  (best)' if p.evals_since_best == 0 else ''}")
     return p.latest_ppl
 
 

@@ -12,10 +12,13 @@ class MetricsLog:
     """Appends one row per log interval or evaluation; blank cells where a value was not measured."""
 
     def __init__(self, path, extra_columns=(), rows=None):
-        """`rows`: the rows so far (a resumed run's); the file is rewritten with exactly those."""
+        """`rows`: the rows so far (a resumed run's); the file is rewritten with exactly those.
+        With `path` None the rows are only kept (torchrun's other processes)."""
         self.path = path
         self.columns = COLUMNS + tuple(extra_columns)
         self.rows = [] if rows is None else rows
+        if path is None:
+            return
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(self.columns)
@@ -27,6 +30,8 @@ class MetricsLog:
 
     def write(self, **row):
         self.rows.append(row)
+        if self.path is None:
+            return
         with open(self.path, "a", newline="") as f:
             csv.writer(f).writerow(self.cells(row))
 
