@@ -296,3 +296,9 @@ def test_awd_fine_tuning_continues_a_run_with_averaging_from_the_start(capsys, t
 def test_bad_awd_requests(capsys, tmp_path, argv, match):
     fails(capsys, "train", *argv, "--out", tmp_path / "run", "--time-budget", "0", match=match)
     assert not (tmp_path / "run").exists()
+
+
+def test_time_budget_zero_means_no_limit(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--corpus", "tangshi", "--max-steps", "1", "--out", tmp_path / "run", *TINY)
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["time_budget"] == 0

@@ -291,10 +291,9 @@ def cmd_train(args):
                                 "init_from": args.init_from}.items() if v is not None]
         if given:
             raise RnnlabError(f"--resume continues a run with its own settings: drop --{given[0].replace('_', '-')}")
-        budget = {} if args.time_budget is None else {"time_budget": args.time_budget or None}
+        budget = {} if args.time_budget is None else {"time_budget": args.time_budget}
         return report(resume_run(args.resume, progress=not args.no_progress, **budget))
-    if args.time_budget is not None:
-        overrides["time_budget"] = args.time_budget or None
+    overrides["time_budget"] = args.time_budget             # 0 stays 0: no limit
     cfg = build_config(args.preset or "seed-large", **overrides, **data_overrides(args))
     given = [k for k, v in awd.items() if v is not None and k != "finetune"]
     if given and cfg.model != "awd":

@@ -45,7 +45,7 @@ class TrainConfig:
     batch_size: int = 64
     epochs: int = 20
     max_steps: int | None = None
-    time_budget: float | None = 15.0  # minutes; None for no limit
+    time_budget: float | None = 15.0  # minutes; 0 or None for no limit
     clip_norm: float | None = None
     clip_value: float | None = None
     clip_per_tensor: bool = False     # clip each tensor to clip_norm on its own
