@@ -27,7 +27,8 @@ class Constraints:
         if rhyme not in MODES or tones not in MODES:
             raise RnnlabError("rhyme and tones are soft or hard", "rhyme")
         if form == "free" and (rhyme or tones):
-            raise RnnlabError("rhyme and tone constraints need a regulated form (wujue, qijue, wulv, qilv)", "rhyme" if rhyme else "tones")
+            raise RnnlabError("rhyme and tone constraints need a regulated form (wujue, qijue, wulv, qilv)",
+                              "rhyme" if rhyme else "tones")
         self.vocab, self.rows, self.form, self.device = vocab, rows, form, device
         self.start, self.acrostic, self.rhyme, self.tones = start, acrostic, rhyme, tones
         itos = vocab.itos
