@@ -265,6 +265,8 @@ def test_awd_preset_with_class_softmax_trains_reloads_and_writes_forms(capsys, t
     assert all(torch.equal(v, saved[k]) for k, v in ckpt.model.state_dict().items())
     code, out, err = run(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", "tangshi", "--split", "valid", "--json")
     assert code == 0 and json.loads(out)["perplexity"] < config.vocab_size, err
+    fails(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", "tangshi", "--engine", "numpy",
+          match="the numpy engine evaluates the LSTM language model only")
     code, out, err = run(capsys, "generate", "--checkpoint", tmp_path / "run", "--form", "wujue", "--acrostic", "春夏秋冬",
                          "--num", "3", "--seed", "1")
     poems = out.split()

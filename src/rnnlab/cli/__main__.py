@@ -1,0 +1,5 @@
+import sys
+
+from rnnlab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,215 @@
+"""What each `rnnlab` command does: turn its arguments into one library call and print the result."""
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from rnnlab.cli.args import AWD_FLAGS, data_overrides, generation_options
+from rnnlab.errors import RnnlabError
+
+START_CHARS = "日红山夜湖海月"   # the reference's start characters (PART 2 §2.2)
+
+
+def cmd_data(args):
+    from rnnlab.data import sources
+    from rnnlab.data.dataset import DataConfig, prepare
+
+    if args.data_command == "fetch":
+        print(f"Tang corpus ready and verified at {sources.fetch_tang()}")
+        return
+    if args.data_command == "digits":
+        from rnnlab.data import digits
+        for folder in digits.write(args.out, args.lengths, args.seed):
+            print(f"wrote {folder}/train.txt (300), dev.txt (100), test.txt (100)")
+        return
+    config = replace(DataConfig(), **{k: v for k, v in data_overrides(args).items() if v is not None})
+    t0 = time.perf_counter()
+    data = prepare(config, fetch_missing=config.corpus == "tang")
+    print_stats(data.stats, time.perf_counter() - t0)
+
+
+def print_stats(s, seconds):
+    print(f"corpus      {s['corpus']} ({s['format']}{', traditional -> simplified' if s['t2s'] else ''})")
+    print(f"read        {s['read']}")
+    for reason, n in sorted(s["dropped"].items()):
+        print(f"dropped     {n} ({reason})")
+    print(f"kept        {s['kept']} ({s['truncated']} truncated)")
+    print(f"characters  {s['characters']}")
+    print(f"vocabulary  {s['vocab_size']} (with 4 special tokens; {s['unknown']} characters became <unk>)")
+    print(f"train/valid {s['train']} / {s['valid']}")
+    print(f"took        {seconds:.2f} s{' (from cache)' if s.get('cached') else ''}")
+
+
+def cmd_train(args):
+    if os.environ.get("RANK", "0") != "0":       # torchrun's other processes: rank 0 prints for all
+        sys.stdout = open(os.devnull, "w")
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.data.dataset import prepare
+    from rnnlab.train.config import build_config
+    from rnnlab.train.loop import pick_device, resume_run, train
+
+    overrides = {k: getattr(args, k) for k in ("engine", "cell", "embed_size", "hidden_size", "num_layers", "activation",
+                                               "dropout", "init", "optimizer", "optim_impl", "lr", "batch_size", "epochs",
+                                               "max_steps", "clip_norm", "clip_value", "weight_decay", "l1", "eval_every",
+                                               "patience", "seed", "device", "checkpoint_every", "max_bad_steps",
+                                               "bad_lr_factor")}
+    overrides.update(clip_per_tensor=args.clip_per_tensor or None, log_grad_norms=args.log_grad_norms or None)
+    awd = {k: getattr(args, k) for k in AWD_FLAGS}
+    awd.update(variable_bptt=False if args.fixed_bptt else None, n_classes=args.classes, finetune=args.finetune or None)
+    overrides.update(awd)
+    if args.resume:
+        given = [k for k, v in {**overrides, **data_overrides(args), "preset": args.preset, "out": args.out,
+                                "init_from": args.init_from}.items() if v is not None]
+        if given:
+            raise RnnlabError(f"--resume continues a run with its own settings: drop --{given[0].replace('_', '-')}")
+        budget = {} if args.time_budget is None else {"time_budget": args.time_budget}
+        return report(resume_run(args.resume, progress=not args.no_progress, **budget))
+    overrides["time_budget"] = args.time_budget             # 0 stays 0: no limit
+    cfg = build_config(args.preset or "seed-large", **overrides, **data_overrides(args))
+    given = [k for k, v in awd.items() if v is not None and k != "finetune"]
+    if given and cfg.model != "awd":
+        raise RnnlabError(f"--{given[0].replace('_', '-')} is an AWD-LSTM option: add --preset awd or awd-small")
+    if args.finetune and not args.init_from:
+        raise RnnlabError("--finetune continues a trained model: give it with --init-from")
+    kind = "awd" if cfg.model == "awd" else cfg.cell if cfg.engine == "torch" else "numpy"
+    out = Path(args.out or f"runs/{Path(cfg.data.corpus).stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RnnlabError(f"{out}: already exists; choose another --out")
+    pick_device(cfg.device)
+    init = load_checkpoint(args.init_from) if args.init_from else None
+    data = prepare(cfg.data, vocab=init.vocab if init else None, fetch_missing=cfg.data.corpus == "tang")
+    s = data.stats
+    print(f"{s['corpus']}: {s['train']} train / {s['valid']} valid sequences, vocabulary {s['vocab_size']}")
+    report(train(cfg, data, out, init_from=init, progress=not args.no_progress))
+
+
+def report(result):
+    """What a finished training run prints: why it stopped, its best perplexity, a poem per start character."""
+    from rnnlab.generate.sampling import generate
+
+    print(f"\n{result.stop_reason} after {result.steps} steps ({result.epochs:.2f} epochs), {result.tokens_per_s:.0f} tokens/s")
+    if result.nonfinite_steps:
+        print(f"{result.nonfinite_steps} steps with a non-finite loss or gradient were skipped")
+    print(f"best validation perplexity {result.best_ppl:.2f}; run saved in {result.run_dir}")
+    ckpt = result.checkpoint
+    starts = [c for c in START_CHARS if c in ckpt.vocab]
+    print()
+    for i, start in enumerate(starts or [""]):
+        poems = generate(ckpt.model, ckpt.vocab, start, num=1 if starts else 3, temperature=0.8, max_len=64, seed=i)
+        for poem in poems:
+            print(f"{start or '·'}: {poem}")
+
+
+def cmd_eval(args):
+    import torch
+
+    from rnnlab.checkpoint import architecture, load_checkpoint
+    from rnnlab.data.dataset import Split, prepare
+
+    ckpt = load_checkpoint(args.checkpoint, dtype=torch.float64 if args.float64 or args.engine == "numpy" else torch.float32)
+    if args.engine == "numpy" and architecture(ckpt.model) != "lstm":
+        raise RnnlabError("the numpy engine evaluates the LSTM language model only; use --engine torch for AWD-LSTM")
+    config = replace(ckpt.data_config, corpus=args.corpus)
+    data = prepare(config, vocab=ckpt.vocab, fetch_missing=args.corpus == "tang")
+    if args.engine == "numpy":
+        from rnnlab.numpy.lm import LanguageModel, perplexity
+        model = LanguageModel(ckpt.model.config, {k: v.numpy() for k, v in ckpt.model.state_dict().items()})
+    else:
+        from rnnlab.train.engines import perplexity
+        model = ckpt.model
+    split = {"train": data.train, "valid": data.valid, "all": Split.concat([data.train, data.valid])}[args.split]
+    report = {"checkpoint": str(ckpt.path), "corpus": data.stats["corpus"], "split": args.split,
+              "sequences": len(split), "tokens": split.n_targets,
+              "unknown": int((split.tokens == ckpt.vocab.unk).sum()),
+              "engine": args.engine, "perplexity": perplexity(model, split, ckpt.vocab.pad)}
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(f"perplexity {report['perplexity']:.2f} on {report['sequences']} sequences / {report['tokens']} tokens"
+              f" of {report['corpus']} ({args.split}); {report['unknown']} unknown characters")
+
+
+def cmd_generate(args):
+    from rnnlab.checkpoint import load_checkpoint
+
+    options = generation_options(args)
+    ckpt = load_checkpoint(args.checkpoint)
+    poems = ckpt.generate(**options)
+    if args.json:
+        print(json.dumps({**options, "poems": poems}, ensure_ascii=False))
+    else:
+        print("\n".join(poems))
+
+
+def cmd_eval_gen(args):
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.generate.evaluate import evaluate
+
+    options = generation_options(args)
+    ckpt = load_checkpoint(args.checkpoint)
+    t0 = time.perf_counter()
+    poems = ckpt.generate(**options)
+    seconds = time.perf_counter() - t0
+    result = {"checkpoint": str(ckpt.path), "options": options, **evaluate(ckpt, poems, args.form),
+              "seconds": seconds, "examples": poems[:3]}
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    rows = [("poems", f"{result['poems']} in {seconds:.1f} s"), ("form valid", f"{result['form_valid']:.1%}"),
+            ("rhyme", f"{result['rhyme']:.1%}"), ("tones", f"{result['tones']:.1%}"),
+            ("distinct-1", f"{result['distinct_1']:.3f}"), ("distinct-2", f"{result['distinct_2']:.3f}"),
+            ("novel lines", f"{result['novel_lines']:.1%}"), ("novel 4-grams", f"{result['novel_4grams']:.1%}"),
+            ("log p / char", f"{result['logprob_per_char']:.3f}")]
+    print("| measure | value |\n|---|---:|")
+    print("\n".join(f"| {k} | {v} |" for k, v in rows))
+    print("\n" + "\n".join(poems[:3]))
+
+
+def cmd_experiment(args):
+    import importlib
+
+    module = importlib.import_module(f"rnnlab.experiments.{args.name.replace('-', '_')}")
+    corpus = {"corpus": args.corpus} if args.corpus else {}
+    extra = {"explosion": {"global_norm": args.global_norm}, "optimizers": {**corpus, "steps": args.steps},
+             "awd-ablation": {**corpus, "epochs": args.epochs}}
+    if args.name != "optimizer-paths":
+        extra.setdefault(args.name, {})["seed"] = args.seed
+    module.run(args.out, quick=args.quick, **extra.get(args.name, {}))
+    print((Path(args.out) / "summary.md").read_text(encoding="utf-8"))
+
+
+def cmd_gradcheck(args):
+    from rnnlab.gradcheck import LIMIT, run
+
+    rows = run(args.seed)
+    worst = max(max(r["vs_numeric"], r["vs_torch"]) for r in rows)
+    if args.json:
+        print(json.dumps({"limit": LIMIT, "worst": worst, "rows": rows}))
+    else:
+        print(f"{'component':<16}{'gradient':<18}{'vs numeric':>12}{'vs torch':>12}")
+        for r in rows:
+            print(f"{r['component']:<16}{r['gradient']:<18}{r['vs_numeric']:>12.1e}{r['vs_torch']:>12.1e}")
+        print(f"worst relative error {worst:.1e} (limit {LIMIT:g}): {'ok' if worst <= LIMIT else 'FAILED'}")
+    return 0 if worst <= LIMIT else 1
+
+
+def cmd_serve(args):
+    from rnnlab.web.app import serve
+
+    serve(args.checkpoint, args.host, args.port, args.timeout)
+
+
+def cmd_bench(args):
+    from rnnlab.bench import run, table
+    from rnnlab.fileio import atomic_write_text
+
+    result = run(args.hidden, args.batch, args.length, args.vocab, args.kinds, args.engines, args.repeats, args.min_time,
+                 memory=not args.no_memory)
+    atomic_write_text(args.out, json.dumps(result, indent=1))
+    print(json.dumps(result) if args.json else table(result))
+
+
+COMMANDS = {"bench": cmd_bench, "eval-gen": cmd_eval_gen, "data": cmd_data, "train": cmd_train, "eval": cmd_eval,
+            "generate": cmd_generate, "gradcheck": cmd_gradcheck, "experiment": cmd_experiment, "serve": cmd_serve}
