@@ -50,6 +50,11 @@ def make_inputs(d, checkpoint):
     (d / "tampered" / "model.safetensors").write_bytes(bytes(tampered))
     edit_json(d / "version" / "config.json", lambda c: c.update(format_version=99))
     (d / "pickled" / "model.safetensors").write_bytes(pickle.dumps(Unpickled(d / "UNPICKLED")))
+    for name in ("state-truncated", "state-pickled"):
+        shutil.copytree(checkpoint.parent, d / name)
+    state = (d / "state-truncated" / "resume.safetensors").read_bytes()
+    (d / "state-truncated" / "resume.safetensors").write_bytes(state[:len(state) // 3])
+    (d / "state-pickled" / "resume.safetensors").write_bytes(pickle.dumps(Unpickled(d / "UNPICKLED")))
 
 
 def edit_json(path, change):
@@ -106,6 +111,10 @@ CASES = [
     ("checkpoint: tampered safetensors", load("tampered"), "does not match the SHA-256 in meta.json"),
     ("checkpoint: other format version", load("version"), "checkpoint format version 99, this rnnlab reads 1"),
     ("checkpoint: a pickle", load("pickled"), "a pickle (torch.save) file; rnnlab reads safetensors only"),
+    ("checkpoint: truncated training state", lambda d, ckpt: ["train", "--resume", str(d / "state-truncated")],
+     "resume.safetensors: unreadable"),
+    ("checkpoint: a pickle as the training state", lambda d, ckpt: ["train", "--resume", str(d / "state-pickled")],
+     "resume.safetensors: a pickle (torch.save) file"),
     ("checkpoint: --resume of a folder with no state", lambda d, ckpt: ["train", "--resume", str(d / "no-json")],
      "config.json: missing or malformed (not a run directory?)"),
     ("generation: start outside the vocabulary", gen("--start", "Q"), "characters outside the model's vocabulary: Q"),
