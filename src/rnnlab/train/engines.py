@@ -83,6 +83,18 @@ def perplexity(model, split, pad, batch_size=256, dist=Single()):
     return exp_or_inf(total / count) if count else float("nan")
 
 
+class TorchOptimizerRate:
+    """lr and set_lr for an engine whose optimizer is a torch.optim.Optimizer (all its groups share one rate)."""
+
+    @property
+    def lr(self):
+        return self.optimizer.param_groups[0]["lr"]
+
+    def set_lr(self, lr):
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+
 class PoemBatches:
     """Each step is a shuffled batch of whole poems, padded to the longest. Under torchrun, process r
     takes poems r, r+N, ... of each batch, and a last batch smaller than N is left out."""
@@ -98,20 +110,12 @@ class PoemBatches:
         return [padded_batch(split, idx[r::n], self.pad) for idx in batches if len(idx) >= n]
 
 
-class TorchEngine(PoemBatches):
+class TorchEngine(PoemBatches, TorchOptimizerRate):
     def __init__(self, cfg, model, device, vocab, dist=Single()):
         self.cfg, self.device, self.pad, self.dist = cfg, device, vocab.pad, dist
         self.model = model.to(device)
         library = rnnlab_optim if cfg.optim_impl == "ours" else torch.optim
         self.optimizer = make_optimizer(cfg, self.model.parameters(), library)
-
-    @property
-    def lr(self):
-        return self.optimizer.param_groups[0]["lr"]
-
-    def set_lr(self, lr):
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
 
     def step(self, inputs, targets):
         cfg = self.cfg
@@ -170,7 +174,7 @@ class NumpyEngine(PoemBatches):
         return numpy_perplexity(self.model, split, self.pad)
 
 
-class AWDEngine:
+class AWDEngine(TorchOptimizerRate):
     """An AWD-LSTM on the token stream: the train split as batch_size columns walked in BPTT windows
     (variable length unless cfg.variable_bptt is off), the state carried over within an epoch."""
 
@@ -179,14 +183,6 @@ class AWDEngine:
         self.model = model.to(device)
         self.optimizer = make_optimizer(cfg, self.model.parameters(), rnnlab_optim)
         self.carry, self.streams = None, {}
-
-    @property
-    def lr(self):
-        return self.optimizer.param_groups[0]["lr"]
-
-    def set_lr(self, lr):
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
 
     def columns(self, split, batch_size):
         key = (id(split), batch_size)
