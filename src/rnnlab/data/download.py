@@ -59,7 +59,8 @@ def download(url, dest, timeout=30.0, retries=3, backoff=1.0, progress=None):
                 http.client.HTTPException, Truncated) as e:
             reason = describe(e)
     kept = f"; {part.stat().st_size:,} bytes kept to resume from" if part.exists() and part.stat().st_size else ""
-    raise DownloadError(f"download of {url} failed after {retries + 1} tries: {reason}{kept}")
+    tries = "1 try" if retries == 0 else f"{retries + 1} tries"
+    raise DownloadError(f"download of {url} failed after {tries}: {reason}{kept}")
 
 
 def _fetch_into(url, part, timeout, progress):
@@ -105,16 +106,16 @@ def file_digest(path, algorithm):
     return h
 
 
-def check_integrity(path, integrity):
-    """Raise unless `path` matches a Subresource-Integrity string such as npm's `sha512-<base64>`."""
+def check_integrity(path, integrity, name=None):
+    """Raise unless `path` matches a Subresource-Integrity string such as npm's `sha512-<base64>`;
+    `name` (the source's URL, say) is what the message calls the file."""
     algorithm, _, expected = integrity.partition("-")
     got = base64.b64encode(file_digest(path, algorithm).digest()).decode()
     if got != expected:
-        raise RnnlabError(f"{Path(path).name} has {algorithm} {got[:16]}..., expected {expected[:16]}...; "
-                          "not installed")
+        raise RnnlabError(f"{name or path}: {algorithm} is {got[:16]}..., expected {expected[:16]}...; not installed")
 
 
-def check_sha256(path, expected):
+def check_sha256(path, expected, name=None):
     got = file_digest(path, "sha256").hexdigest()
     if got != expected:
-        raise RnnlabError(f"{Path(path).name} has SHA-256 {got[:16]}..., expected {expected[:16]}...; not installed")
+        raise RnnlabError(f"{name or path}: SHA-256 is {got[:16]}..., expected {expected[:16]}...; not installed")

