@@ -11,7 +11,8 @@ from rnnlab.data.vocab import Vocab
 from rnnlab.errors import RnnlabError
 from rnnlab.generate.evaluate import ngrams
 from rnnlab.generate.forms import FORMS, LINE_END, follows_tones, form_of, rhymes, split_lines
-from rnnlab.generate.prosody import PING, ZE, rhyme_group, tone
+from rnnlab.generate import prosody
+from rnnlab.generate.prosody import PING, ZE
 from rnnlab.generate.sampling import filter_top_k_top_p, generate
 from rnnlab.nn.lm import LanguageModel, ModelConfig
 
@@ -71,28 +72,58 @@ def test_eos_and_the_cap_always_stop_free_generation():
     assert ends_at_once == ["明月"] * 3
 
 
+@pytest.mark.parametrize("system", prosody.SYSTEMS)
 @pytest.mark.parametrize("form", list(FORMS))
-def test_hard_rhyme_and_tones_always_hold(form):
-    poems = generate(model(3), VOCAB, num=20, form=form, rhyme="hard", tones="hard", temperature=1.5, seed=5)
+def test_hard_rhyme_and_tones_always_hold(form, system):
+    poems = generate(model(3), VOCAB, num=20, form=form, rhyme="hard", tones="hard", temperature=1.5, seed=5,
+                     prosody=system)
     for poem in poems:
-        assert shape_ok(poem, form) and rhymes(poem) and follows_tones(poem), poem
+        assert shape_ok(poem, form) and rhymes(poem, system) and follows_tones(poem, system), poem
 
 
-def test_soft_constraints_raise_the_rates_without_guaranteeing_them():
+@pytest.mark.parametrize("system", prosody.SYSTEMS)
+def test_soft_constraints_raise_the_rates_without_guaranteeing_them(system):
     def rates(**kw):
-        poems = generate(model(4), VOCAB, num=200, form="wujue", temperature=1.0, seed=6, **kw)
-        return sum(map(rhymes, poems)) / 200, sum(map(follows_tones, poems)) / 200
+        poems = generate(model(4), VOCAB, num=200, form="wujue", temperature=1.0, seed=6, prosody=system, **kw)
+        return sum(rhymes(p, system) for p in poems) / 200, sum(follows_tones(p, system) for p in poems) / 200
     plain, soft = rates(), rates(rhyme="soft", tones="soft")
     assert soft[0] > plain[0] and soft[1] > plain[1]
+    assert soft[1] < 1
 
 
-def test_prosody_of_known_characters():
-    assert (tone("山"), tone("海"), tone("月"), tone("，")) == (PING, ZE, ZE, None)
-    assert rhyme_group("山") == rhyme_group("间") == rhyme_group("天") != rhyme_group("光")
-    assert rhyme_group("知") != rhyme_group("衣")            # zhi (支) is not yi (齐)
-    assert form_of("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。") == "wujue"
-    assert rhymes("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
-    assert follows_tones("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。")
+def test_classical_prosody_of_known_characters():
+    c = prosody.get("classical")
+    assert (c.tones("山"), c.tones("海"), c.tones("月"), c.tones("，")) == ({PING}, {ZE}, {ZE}, set())
+    assert c.tones("白") == c.tones("国") == {ZE}                # 入声: 仄, though Mandarin reads them 平
+    assert c.tones("看") == {PING, ZE}                          # a polyphone counts as either
+    name = lambda ch: {c.group_names[g] for g in c.groups(ch)}  # noqa: E731
+    assert "十五删" in name("山") & name("间") and name("天") == {"一先"}   # 山 and 天 do not rhyme in 平水韵
+    assert name("东") == name("红") == {"一东"} and name("冬") == {"二冬"}
+    poem = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
+    assert form_of(poem) == "wujue" and rhymes(poem) and follows_tones(poem)
+    assert not follows_tones("床前明月光，疑是地上霜。举头望明月，低头思故乡。")     # 古绝: no tone rules
+
+
+def test_modern_prosody_of_known_characters():
+    m = prosody.get("modern")
+    assert (m.tones("山"), m.tones("海"), m.tones("白"), m.tones("，")) == ({PING}, {ZE}, {PING}, set())
+    assert m.groups("山") == m.groups("间") == m.groups("天") != m.groups("光")
+    assert m.groups("知") != m.groups("衣")                    # zhi (支) is not yi (齐)
+
+
+@pytest.mark.parametrize("poem, ok", [
+    ("红豆生南国，春来发几枝。愿君多采撷，此物最相思。", True),                    # 王维, 平起 首句不入韵
+    ("两个黄鹂鸣翠柳，一行白鹭上青天。窗含西岭千秋雪，门泊东吴万里船。", True),      # 杜甫, 仄起 首句不入韵
+    ("朝辞白帝彩云间，千里江陵一日还。两岸猿声啼不住，轻舟已过万重山。", True),      # 李白, 首句入韵
+    ("仄仄平平仄，平平仄仄平。平平平仄仄，仄仄仄平平。".replace("仄", "月").replace("平", "山"), True),
+    ("月月山山月，月山月月山。山山山月月，月月月山山。", False),                    # line 2: 孤平
+    ("月月山山月，山山月月山。山山山月月，月月山山山。", False),                    # line 4: 三平尾
+    ("月月山山月，山山月月山。月月山山月，山山月月山。", False),                    # lines 2 and 3 do not stick (失粘)
+    ("月月山月月，山山山月山。山山山月月，月月月山山。", True),                      # 拗 line 1 rescued in line 2
+    ("月月山月月，山山月月山。山山山月月，月月月山山。", False),                     # ... and not rescued
+])
+def test_tone_rules(poem, ok):
+    assert follows_tones(poem) == ok
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -102,7 +133,7 @@ def test_prosody_of_known_characters():
     (dict(form="wujue", start="白日，"), "needs a Chinese character at position 3"),
     (dict(form="wujue", start="白", acrostic="黄"), "begins with 白, the acrostic with 黄"),
     (dict(form="free", rhyme="hard"), "need a regulated form"),
-    (dict(form="wujue", tones="hard", start="白日依山尽，黄河入海月"), "breaks the tone pattern"),
+    (dict(form="wujue", tones="hard", start="白日依山尽，黄河入海月"), "breaks every tone pattern"),
     (dict(form="wujue", rhyme="hard", start="白日依山尽，黄河入海流。欲穷千里目，更上一层光"), "do not rhyme"),
     (dict(top_p=0.0), "top-p must be in (0, 1]"),
     (dict(top_p=1.5), "top-p must be in (0, 1]"),
@@ -117,7 +148,7 @@ def test_bad_requests_get_one_clear_error(kwargs, match):
 
 
 def test_unsatisfiable_hard_tones_are_refused():
-    level_only = Vocab.build(["山天前年边间光，。"], min_count=1)        # every character is 平
+    level_only = Vocab.build(["山天前年边花光，。"], min_count=1)        # every character is 平 (in both systems)
     torch.manual_seed(0)
     m = LanguageModel(ModelConfig(vocab_size=len(level_only), embed_size=4, hidden_size=4))
     with pytest.raises(RnnlabError, match="both tones"):

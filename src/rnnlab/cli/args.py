@@ -68,6 +68,8 @@ def add_generation_args(p):
                    help="even lines rhyme (regulated forms): hard masks, soft reweights (--rhyme alone: hard)")
     p.add_argument("--tones", nargs="?", const="hard", choices=["soft", "hard"],
                    help="follow the form's 平仄 pattern: hard or soft (--tones alone: hard)")
+    p.add_argument("--prosody", choices=["classical", "modern"], default="classical",
+                   help="whose tones and rhymes: classical (平水韵, as the Tang poets) or modern (Mandarin) (default: %(default)s)")
     p.add_argument("--repetition-penalty", type=float, default=1.0, help=">= 1; discourages repeated characters (default: %(default)s)")
     p.add_argument("--max-len", type=positive_int, default=64, help="length cap of free poems in characters (default: %(default)s)")
 
@@ -75,7 +77,7 @@ def add_generation_args(p):
 def generation_options(args):
     return {"start": args.start, "form": args.form, "acrostic": args.acrostic, "prefix": args.prefix,
             "strategy": args.strategy, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
-            "beam_size": args.beam_size, "rhyme": args.rhyme, "tones": args.tones,
+            "beam_size": args.beam_size, "rhyme": args.rhyme, "tones": args.tones, "prosody": args.prosody,
             "repetition_penalty": args.repetition_penalty, "max_len": args.max_len, "num": args.num, "seed": args.seed}
 
 
@@ -210,6 +212,15 @@ def build_parser():
     eg.add_argument("--num", type=positive_int, default=200, help="how many poems (default: %(default)s)")
     eg.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     eg.add_argument("--json", action="store_true", help="print JSON")
+    pr = sub.add_parser("prosody", help="score the regulated poems of a corpus: rhyme and tone rules per form",
+                        description="For each regulated form (wujue qijue wulv qilv), the number of poems of that shape "
+                                    "that rhyme on 平 (those rhyming on 仄 are old-style verse, counted apart) and the share "
+                                    "that rhyme and that follow the tone rules. Traditional text is converted first.")
+    pr.add_argument("corpus", metavar="FILE", help="a corpus file or folder in any format rnnlab reads, or tang, tangshi")
+    pr.add_argument("--prosody", choices=["classical", "modern"], default="classical", help="(default: %(default)s)")
+    pr.add_argument("--shuffled", action="store_true",
+                    help="shuffle each line's characters (the last kept) first: what the checks give to non-verse")
+    pr.add_argument("--json", action="store_true", help="print JSON")
     sv = sub.add_parser("serve", help="the poem-writing web page and its JSON API",
                         description="Serve a web page and a JSON API (POST /api/generate, GET /api/models, GET /healthz) "
                                     "that write poems with the given checkpoints. API docs at /docs.")

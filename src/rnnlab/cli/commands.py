@@ -155,7 +155,7 @@ def cmd_eval_gen(args):
     t0 = time.perf_counter()
     poems = ckpt.generate(**options)
     seconds = time.perf_counter() - t0
-    result = {"checkpoint": str(ckpt.path), "options": options, **evaluate(ckpt, poems, args.form),
+    result = {"checkpoint": str(ckpt.path), "options": options, **evaluate(ckpt, poems, args.form, args.prosody),
               "seconds": seconds, "examples": poems[:3]}
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
@@ -168,6 +168,19 @@ def cmd_eval_gen(args):
     print("| measure | value |\n|---|---:|")
     print("\n".join(f"| {k} | {v} |" for k, v in rows))
     print("\n" + "\n".join(poems[:3]))
+
+
+def cmd_prosody(args):
+    from rnnlab.generate.forms import FORM_NAMES
+    from rnnlab.generate.ruler import read_poems, score
+
+    result = score(read_poems(args.corpus), args.prosody, args.shuffled)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    print(f"| form | poems | rhyme | tones | rhyming on 仄 (left out) |\n|---|---:|---:|---:|---:|")
+    for name, r in result["forms"].items():
+        print(f"| {FORM_NAMES[name]} | {r['poems']} | {r['rhyme']:.1%} | {r['tones']:.1%} | {r['ze_rhymed']} |")
 
 
 def cmd_experiment(args):
@@ -215,4 +228,4 @@ def cmd_bench(args):
 
 
 COMMANDS = {"bench": cmd_bench, "eval-gen": cmd_eval_gen, "data": cmd_data, "train": cmd_train, "eval": cmd_eval,
-            "generate": cmd_generate, "gradcheck": cmd_gradcheck, "experiment": cmd_experiment, "serve": cmd_serve}
+            "generate": cmd_generate, "prosody": cmd_prosody, "gradcheck": cmd_gradcheck, "experiment": cmd_experiment, "serve": cmd_serve}

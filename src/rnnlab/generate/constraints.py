@@ -4,16 +4,18 @@
 start text, acrostic, punctuation of a regulated form, the end — is the only one allowed) and a bonus
 added to the log-probabilities (the soft constraints). The sampler renormalises the model's
 distribution over the allowed tokens.
-`advance(tokens)` updates each row's state (line, column, tone family, rhyme group), and `reorder`
-follows the beams of a beam search.
+`advance(tokens)` updates each row's state (line, column; in a regulated form the tone-pattern templates
+still open to the row and the rhyme groups its rhyme characters share), and `reorder` follows the beams
+of a beam search. Tones and rhyme groups come from a reading system of prosody.py (classical: 平水韵).
 """
 import math
 
 import torch
 
 from rnnlab.errors import RnnlabError
-from rnnlab.generate.forms import FORM_NAMES, FORMS, KEY_COLUMNS, LINE_END, PUNCTUATION, required_tone, split_lines
-from rnnlab.generate.prosody import PING, TONE_NAMES, ZE, is_han, rhyme_group, tone
+from rnnlab.generate import prosody as prosody_systems
+from rnnlab.generate.forms import FORM_NAMES, FORMS, LINE_END, PATTERNS, PUNCTUATION, line_options, split_lines
+from rnnlab.generate.prosody import PING, ZE, is_han
 
 SOFT_PENALTY = math.log(0.1)      # a soft constraint makes a violating token 10x less likely
 MODES = (None, "soft", "hard")
@@ -21,7 +23,7 @@ MODES = (None, "soft", "hard")
 
 class Constraints:
     def __init__(self, vocab, rows, form="free", start="", acrostic="", rhyme=None, tones=None, max_len=64,
-                 device="cpu"):
+                 device="cpu", prosody="classical"):
         if form != "free" and form not in FORMS:
             raise RnnlabError(f"unknown form {form!r}; choose from {', '.join(FORM_NAMES)}", "form")
         if rhyme not in MODES or tones not in MODES:
@@ -35,8 +37,12 @@ class Constraints:
         self.han = torch.tensor([is_han(ch) and ch in vocab for ch in itos], device=device)
         self.punct = torch.tensor([ch in PUNCTUATION for ch in itos], device=device)
         self.character = torch.tensor([ch in vocab for ch in itos], device=device)     # anything but the specials
-        self.tone = torch.tensor([-1 if tone(ch) is None else tone(ch) for ch in itos], device=device)
-        self.group = torch.tensor([-1 if rhyme_group(ch) is None else rhyme_group(ch) for ch in itos], device=device)
+        system = prosody_systems.get(prosody)
+        self.can_ping = torch.tensor([PING in system.tones(ch) for ch in itos], device=device)
+        self.can_ze = torch.tensor([ZE in system.tones(ch) for ch in itos], device=device)
+        self.groups = torch.zeros(len(itos), len(system.group_names), dtype=torch.bool, device=device)
+        for i, ch in enumerate(itos):
+            self.groups[i, list(system.groups(ch))] = True
         if form == "free":
             self.length = max_len
         else:
@@ -45,11 +51,22 @@ class Constraints:
             missing = [mark for mark in LINE_END if mark not in vocab]
             if missing:
                 raise RnnlabError(f"the model's vocabulary lacks {''.join(missing)}, needed by {FORM_NAMES[form]}", "form")
+            # per line: the (pattern, template) options, as a pattern index (E,) and tones (E, width), -1 free
+            self.options = [line_options(self.width, line) for line in range(self.lines)]
+            self.option_pattern = [torch.tensor([k for k, _ in o], device=device) for o in self.options]
+            self.option_tones = [torch.tensor([[-1 if w is None else w for w in t] for _, t in o], device=device)
+                                 for o in self.options]
+        self._reset(rows)
         self._check_request()
+        self._reset(rows)
+
+    def _reset(self, rows):
+        device = self.device
         self.line = torch.zeros(rows, dtype=torch.long, device=device)     # line index of the next token
         self.col = torch.zeros(rows, dtype=torch.long, device=device)      # its column within the line
-        self.family = torch.full((rows,), -1, dtype=torch.long, device=device)   # tone of line 1's 2nd character
-        self.rhyme_of = torch.full((rows,), -1, dtype=torch.long, device=device)  # rhyme group of line 2
+        if self.form != "free":
+            self.alive = torch.ones(rows, len(self.options[0]), dtype=torch.bool, device=device)  # templates still open
+            self.rhyme_of = torch.ones(rows, self.groups.shape[1], dtype=torch.bool, device=device)  # groups shared so far
 
     # -- checks of the request, before any decoding -------------------------------------------------
     def _check_request(self):
@@ -73,40 +90,29 @@ class Constraints:
                     raise RnnlabError(f"line {i + 1} of the start text begins with {line[0]}, the acrostic with {acrostic[i]}", "start")
             return
         name = FORM_NAMES[self.form]
-        if self.tones == "hard" and not ((self.tone == PING).any() and (self.tone == ZE).any()):
+        if self.tones == "hard" and not (self.can_ping.any() and self.can_ze.any()):
             raise RnnlabError("hard tones need characters of both tones (平 and 仄) in the model's vocabulary", "tones")
-        rhymable = (self.group >= 0) & ((self.tone == PING) if self.tones == "hard" else True)
+        rhymable = self.groups.any(1) & (self.can_ping if self.tones == "hard" else True)
         if self.rhyme == "hard" and not rhymable.any():
             raise RnnlabError("hard rhyme needs characters with a known rhyme group (and tone 平 with hard tones)", "rhyme")
         if len(acrostic) > self.lines:
             raise RnnlabError(f"an acrostic of {len(acrostic)} characters is longer than the {self.lines} lines of {name}", "acrostic")
         if len(start) > self.length:
             raise RnnlabError(f"the start text is longer than a whole {name}", "start")
-        family = None
-        for p, ch in enumerate(start):
+        for p, ch in enumerate(start):                  # walk the start text through the rules, one row
             line, col = divmod(p, self.width + 1)
             if col == self.width:
                 if ch != LINE_END[line % 2]:
                     raise RnnlabError(f"{name} needs {LINE_END[line % 2]} after line {line + 1}, the start text has {ch}", "start")
-                continue
-            if not is_han(ch):
+            elif not is_han(ch):
                 raise RnnlabError(f"{name} needs a Chinese character at position {p + 1} of the start text, not {ch}", "start")
-            if col == 0 and line < len(acrostic) and ch != acrostic[line]:
+            elif col == 0 and line < len(acrostic) and ch != acrostic[line]:
                 raise RnnlabError(f"line {line + 1} of the start text begins with {ch}, the acrostic with {acrostic[line]}", "start")
-            if self.tones == "hard" and col in KEY_COLUMNS[self.width]:
-                t = tone(ch)
-                if t is None:
-                    raise RnnlabError(f"start character {ch} has no known tone, so hard tones cannot be kept", "start")
-                if family is None and line == 0 and col == 1:
-                    family = t
-                elif family is not None and t != required_tone(self.width, family, line, col):
-                    raise RnnlabError(f"start character {ch} breaks the tone pattern: position {p + 1} needs "
-                                      f"{TONE_NAMES[required_tone(self.width, family, line, col)]}", "start")
-        if self.rhyme == "hard":
-            ends = [start[p] for p in range(self.width + (self.width + 1), len(start), 2 * (self.width + 1))]
-            groups = {rhyme_group(ch) for ch in ends}
-            if None in groups or len(groups) > 1:
-                raise RnnlabError(f"the start text's even lines end in {''.join(ends)}, which do not rhyme", "start")
+            self.advance(torch.full((self.rows,), self.vocab.stoi[ch], device=self.device), reopen=False)
+            if self.tones == "hard" and not self.alive[0].any():
+                raise RnnlabError(f"start character {ch} at position {p + 1} breaks every tone pattern of {name}", "start")
+            if self.rhyme == "hard" and not self.rhyme_of[0].any():
+                raise RnnlabError(f"the start text's even lines end in characters that do not rhyme ({ch} at position {p + 1})", "start")
 
     # -- per step ------------------------------------------------------------------------------------
     def at(self, step):
@@ -148,20 +154,14 @@ class Constraints:
             forced[:] = vocab.stoi[self.acrostic[line]]
         allowed[:] = self.han
         bonus = torch.zeros(rows, V, device=self.device) if "soft" in (self.rhyme, self.tones) else None
-        if self.tones and col in KEY_COLUMNS[self.width]:
-            if line == 0 and col == 1:
-                wrong = (self.tone < 0).expand(rows, V)                 # either tone, but a known one
-            else:
-                want = torch.tensor([required_tone(self.width, max(f, 0), line, col) for f in self.family.tolist()],
-                                    device=self.device)
-                wrong = self.tone[None, :] != want[:, None]
-            self._apply(self.tones, wrong, allowed, bonus)
+        if self.tones:
+            want = self.option_tones[line][:, col]                          # (E,): PING, ZE or -1 (free)
+            open_ = lambda tone: (self.alive & (want == tone)).any(1, keepdim=True)  # noqa: E731
+            ok = open_(-1) | (open_(PING) & self.can_ping) | (open_(ZE) & self.can_ze)
+            self._apply(self.tones, ~ok, allowed, bonus)
         if self.rhyme and line % 2 == 1 and col == self.width - 1:
-            if line == 1:
-                wrong = (self.group < 0).expand(rows, V)
-            else:
-                wrong = self.group[None, :] != self.rhyme_of[:, None]
-            self._apply(self.rhyme, wrong, allowed, bonus)
+            shared = (self.rhyme_of.float() @ self.groups.T.float()) > 0    # (rows, V): shares a group so far
+            self._apply(self.rhyme, ~shared, allowed, bonus)
         return allowed, bonus
 
     @staticmethod
@@ -171,25 +171,38 @@ class Constraints:
         else:
             bonus += wrong * SOFT_PENALTY
 
-    def advance(self, tokens):
-        """Record the tokens just chosen (rows,)."""
+    def advance(self, tokens, reopen=True):
+        """Record the tokens just chosen (rows,). `reopen`: a row whose choices broke every template (soft
+        constraints) or the rhyme starts afresh rather than staying broken."""
         if self.form == "free":
             is_punct = self.punct[tokens]
             self.line += is_punct
             self.col = torch.where(is_punct, 0, self.col + 1)
             return
-        step = int(self.col[0]) + int(self.line[0]) * (self.width + 1)
-        line, col = divmod(step, self.width + 1)
-        if line == 0 and col == 1:
-            self.family = torch.where(self.tone[tokens] == ZE, ZE, PING)
-        if line == 1 and col == self.width - 1:
-            self.rhyme_of = self.group[tokens]
-        step += 1
+        line, col = int(self.line[0]), int(self.col[0])
+        if col < self.width:
+            want = self.option_tones[line][:, col]
+            known = (self.can_ping | self.can_ze)[tokens, None]
+            fits = (want == -1) | ~known | ((want == PING) & self.can_ping[tokens, None]) \
+                | ((want == ZE) & self.can_ze[tokens, None])
+            self.alive &= fits
+            if reopen:
+                self.alive |= ~self.alive.any(1, keepdim=True)
+            if line % 2 == 1 and col == self.width - 1 and self.groups[tokens].any():
+                self.rhyme_of &= self.groups[tokens] | ~self.groups[tokens].any(1, keepdim=True)
+                if reopen:
+                    self.rhyme_of |= ~self.rhyme_of.any(1, keepdim=True) & self.groups[tokens]
+        elif line + 1 < self.lines:                 # a new line: the options of the patterns still open
+            of_pattern = self.option_pattern[line][:, None] == torch.arange(len(PATTERNS), device=self.device)
+            pattern_open = (self.alive.float() @ of_pattern.float()) > 0            # (rows, patterns)
+            self.alive = pattern_open[:, self.option_pattern[line + 1]]
+        step = line * (self.width + 1) + col + 1
         self.line[:], self.col[:] = divmod(step, self.width + 1)
 
     def reorder(self, index):
         """Keep the rows named by `index` (beam search)."""
         self.rows = len(index)
-        for name in ("line", "col", "family", "rhyme_of"):
-            setattr(self, name, getattr(self, name)[index])
+        for name in ("line", "col", "alive", "rhyme_of"):
+            if hasattr(self, name):
+                setattr(self, name, getattr(self, name)[index])
 

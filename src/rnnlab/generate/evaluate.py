@@ -3,6 +3,7 @@ corpus, and how likely the model itself finds them.
 
     form valid     share of poems with exactly the requested regulated form (any regulated form for free)
     rhyme          share whose even lines end in one rhyme group;  tones: share following a tone pattern
+                   (both by the chosen prosody: classical 平水韵 by default, or modern Mandarin)
     distinct-n     distinct character n-grams / all n-grams, over every line of every poem (Li et al. 2016)
     novel lines    share of generated lines that occur nowhere in the training split, verbatim
     novel 4-grams  share of generated character 4-grams never seen in the training split
@@ -44,8 +45,9 @@ def training_lines(checkpoint):
     return [text for i in range(len(data.train)) for text, _ in split_lines(vocab.decode(data.train[i].tolist()))]
 
 
-def evaluate(checkpoint, poems, form="free"):
-    """The measures above for `poems` written by `checkpoint` with `form`; a dict of floats."""
+def evaluate(checkpoint, poems, form="free", prosody="classical"):
+    """The measures above for `poems` written by `checkpoint` with `form`, rhyme and tones judged by
+    `prosody` (classical: 平水韵); a dict of floats."""
     lines = [text for poem in poems for text, _ in split_lines(poem)]
     seen_lines = training_lines(checkpoint)
     seen_4grams = set(ngrams(seen_lines, 4))
@@ -55,8 +57,8 @@ def evaluate(checkpoint, poems, form="free"):
     return {
         "poems": len(poems),
         "form_valid": sum((form_of(p) == form) if form != "free" else form_of(p) is not None for p in poems) / n,
-        "rhyme": sum(map(rhymes, poems)) / n,
-        "tones": sum(map(follows_tones, poems)) / n,
+        "rhyme": sum(rhymes(p, prosody) for p in poems) / n,
+        "tones": sum(follows_tones(p, prosody) for p in poems) / n,
         "distinct_1": len(set(ngrams(lines, 1))) / max(len(ngrams(lines, 1)), 1),
         "distinct_2": len(set(ngrams(lines, 2))) / max(len(ngrams(lines, 2)), 1),
         "novel_lines": sum(line not in seen_lines for line in lines) / max(len(lines), 1),

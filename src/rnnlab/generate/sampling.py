@@ -17,11 +17,12 @@ STRATEGIES = ("sample", "greedy", "beam")
 @torch.no_grad()
 def generate(model, vocab, start="", num=1, temperature=0.8, top_k=None, top_p=None, strategy="sample",
              beam_size=4, form="free", acrostic="", prefix="", rhyme=None, tones=None, repetition_penalty=1.0,
-             max_len=64, seed=None, length_penalty=1.0):
+             max_len=64, seed=None, length_penalty=1.0, prosody="classical"):
     """Return `num` poems. `start` opens every poem; `prefix` is read first to set the mood, not printed.
 
     form: free (ends at <eos> or after `max_len` characters) or wujue|qijue|wulv|qilv (exact shape).
-    acrostic: the first characters of the lines. rhyme, tones: None, "soft" or "hard" (regulated forms).
+    acrostic: the first characters of the lines. rhyme, tones: None, "soft" or "hard" (regulated forms),
+    judged by `prosody`: classical (平水韵) or modern (Mandarin).
     """
     _check(num, temperature, top_k, top_p, strategy, beam_size, repetition_penalty)
     unknown = sorted({ch for ch in prefix if ch not in vocab})
@@ -29,7 +30,7 @@ def generate(model, vocab, start="", num=1, temperature=0.8, top_k=None, top_p=N
         raise RnnlabError(f"prefix has characters outside the model's vocabulary: {''.join(unknown)}", "prefix")
     device = next(model.parameters()).device
     rows = beam_size if strategy == "beam" else num
-    constraints = Constraints(vocab, rows, form, start, acrostic, rhyme, tones, max_len, device)
+    constraints = Constraints(vocab, rows, form, start, acrostic, rhyme, tones, max_len, device, prosody)
     was_training = model.training
     model.eval()
     try:

@@ -26,6 +26,7 @@ class GenerateRequest(BaseModel):
     beam_size: int = Field(4, ge=1, le=16)
     rhyme: MODE | None = None
     tones: MODE | None = None
+    prosody: Literal["classical", "modern"] = "classical"
     repetition_penalty: float = Field(1.0, ge=1, le=10)
     max_len: int = Field(64, ge=2, le=200, description="length cap of free poems in characters")
     num: int = Field(1, ge=1, le=20)
