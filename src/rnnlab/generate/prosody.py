@@ -21,7 +21,6 @@ from pypinyin import Style, lazy_pinyin
 from rnnlab.errors import RnnlabError
 
 PING, ZE = 0, 1
-TONE_NAMES = {PING: "平", ZE: "仄"}
 SYSTEMS = ("classical", "modern")
 
 # 中华新韵: group name -> the pypinyin finals (strict, ü written as v) that belong to it
