@@ -41,8 +41,9 @@ class Constraints:
         self.can_ping = torch.tensor([PING in system.tones(ch) for ch in itos], device=device)
         self.can_ze = torch.tensor([ZE in system.tones(ch) for ch in itos], device=device)
         self.groups = torch.zeros(len(itos), len(system.group_names), dtype=torch.bool, device=device)
-        for i, ch in enumerate(itos):
-            self.groups[i, list(system.groups(ch))] = True
+        pairs = [(i, g) for i, ch in enumerate(itos) for g in system.groups(ch)]   # (token, rhyme group)
+        if pairs:
+            self.groups[tuple(torch.tensor(pairs, device=device).T)] = True
         if form == "free":
             self.length = max_len
         else:
