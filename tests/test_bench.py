@@ -9,11 +9,10 @@ from rnnlab.cli import main
 
 
 def test_bench_writes_json_and_table(tmp_path, capsys):
-    out = tmp_path / "bench.json"
-    code = main(["bench", "--hidden", "8", "--batch", "2", "3", "--length", "4", "--vocab", "11", "--repeats", "2",
-                 "--min-time", "0.001", "--no-memory", "--out", str(out)])
+    code = main(["bench", "--hidden-size", "8", "--batch-size", "2", "3", "--seq-len", "4", "--vocab-size", "11",
+                 "--repeats", "2", "--min-time", "0.001", "--no-memory", "--out", str(tmp_path)])
     assert code == 0
-    result = json.loads(out.read_text())
+    result = json.loads((tmp_path / "bench.json").read_text())
     rows = result["rows"]
     assert {(r["kind"], r["batch"], r["engine"]) for r in rows} == {
         (k, b, e) for k in ("layer", "lm") for b in (2, 3) for e in ENGINES}

@@ -24,7 +24,8 @@ import torch
 from tqdm import tqdm
 
 from rnnlab.nn.cells import CELLS
-from rnnlab.nn.lm import LanguageModel, ModelConfig, sequence_loss
+from rnnlab.nn.configs import ModelConfig
+from rnnlab.nn.lm import LanguageModel, sequence_loss
 from rnnlab.numpy import optim as numpy_optim
 from rnnlab.numpy.layers import LSTMLayer
 from rnnlab.numpy.lm import LanguageModel as NumpyLanguageModel

@@ -19,8 +19,9 @@ from rnnlab.data.dataset import DataConfig
 from rnnlab.data.vocab import Vocab
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_bytes, atomic_write_text
-from rnnlab.nn.awd import AWDConfig, AWDLanguageModel
-from rnnlab.nn.lm import LanguageModel, ModelConfig
+from rnnlab.nn.awd import AWDLanguageModel
+from rnnlab.nn.configs import AWDConfig, ModelConfig
+from rnnlab.nn.lm import LanguageModel
 
 FORMAT_VERSION = 1
 FILES = ("model.safetensors", "config.json", "vocab.json", "meta.json")

@@ -4,7 +4,8 @@ import numpy as np
 import torch
 
 from rnnlab.nn.lm import LanguageModel as TorchLM
-from rnnlab.nn.lm import ModelConfig, sequence_loss
+from rnnlab.nn.configs import ModelConfig
+from rnnlab.nn.lm import sequence_loss
 from rnnlab.numpy.gradcheck import numeric_grad, rel_error
 from rnnlab.numpy.layers import LSTMLayer, RNNLayer, Stack, softmax_cross_entropy
 from rnnlab.numpy.lm import LanguageModel

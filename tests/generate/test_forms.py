@@ -14,7 +14,8 @@ from rnnlab.generate.forms import FORMS, LINE_END, follows_tones, form_of, rhyme
 from rnnlab.generate import prosody
 from rnnlab.generate.prosody import PING, ZE
 from rnnlab.generate.sampling import filter_top_k_top_p, generate
-from rnnlab.nn.lm import LanguageModel, ModelConfig
+from rnnlab.nn.configs import ModelConfig
+from rnnlab.nn.lm import LanguageModel
 
 TEXT = ("白日依山尽，黄河入海流。欲穷千里目，更上一层楼。床前明月光，疑是地上霜。举头望明月，低头思故乡。"
         "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。朝辞白帝彩云间，千里江陵一日还。两岸猿声啼不住，"

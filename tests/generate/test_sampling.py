@@ -4,7 +4,8 @@ import torch
 from rnnlab.data.vocab import Vocab
 from rnnlab.errors import RnnlabError
 from rnnlab.generate.sampling import generate
-from rnnlab.nn.lm import LanguageModel, ModelConfig
+from rnnlab.nn.configs import ModelConfig
+from rnnlab.nn.lm import LanguageModel
 
 VOCAB = Vocab.build(["床前明月光，疑是地上霜。"], min_count=1)
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from rnnlab.nn.cells import AutogradLSTM, NativeLSTM
-from rnnlab.nn.lm import LanguageModel, ModelConfig
+from rnnlab.nn.configs import ModelConfig
+from rnnlab.nn.lm import LanguageModel
 
 
 def twins(num_layers, seed=0):

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from rnnlab.nn.cells import ManualLSTM, NativeLSTM
-from rnnlab.nn.lm import LanguageModel, ModelConfig, sequence_loss
+from rnnlab.nn.configs import ModelConfig
+from rnnlab.nn.lm import LanguageModel, sequence_loss
 from rnnlab.nn.manual import LSTMFunction
 
 F64 = torch.float64

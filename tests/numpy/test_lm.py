@@ -9,12 +9,13 @@ import torch
 from rnnlab.checkpoint import load_checkpoint
 from rnnlab.data.dataset import prepare
 from rnnlab.nn.lm import LanguageModel as TorchLM
-from rnnlab.nn.lm import ModelConfig, sequence_loss
+from rnnlab.nn.configs import ModelConfig
+from rnnlab.nn.lm import sequence_loss
 from rnnlab.numpy import optim
 from rnnlab.numpy.gradcheck import numeric_grad, rel_error
 from rnnlab.numpy.layers import softmax_cross_entropy
 from rnnlab.numpy.lm import LanguageModel, perplexity
-from rnnlab.train.engines import perplexity as torch_perplexity
+from rnnlab.train.perplexity import poem_perplexity as torch_perplexity
 from tests.conftest import needs_data
 
 TOL = 1e-7

@@ -7,7 +7,7 @@ import torch
 
 from rnnlab.data.dataset import DataConfig, prepare
 from rnnlab.train.config import PRESETS, build_config
-from rnnlab.train.engines import perplexity
+from rnnlab.train.perplexity import poem_perplexity
 from rnnlab.train.loop import train
 from tests.conftest import needs_data
 
@@ -44,7 +44,7 @@ def test_run_directory_contents(tiny_run):
 def test_best_model_is_reloaded_and_its_perplexity_reproduces(tiny_run):
     ckpt = tiny_run.checkpoint
     data = prepare(DataConfig(**{**vars(ckpt.data_config)}), vocab=ckpt.vocab)
-    assert math.isclose(perplexity(ckpt.model, data.valid, ckpt.vocab.pad), tiny_run.best_ppl, rel_tol=1e-5)
+    assert math.isclose(poem_perplexity(ckpt.model, data.valid, ckpt.vocab.pad), tiny_run.best_ppl, rel_tol=1e-5)
     assert ckpt.meta["valid_ppl"] == tiny_run.best_ppl
 
 
@@ -82,7 +82,7 @@ def test_presets_follow_the_reference():
     assert PRESETS["seed-small"] == {"embed_size": 256, "hidden_size": 512, "batch_size": 16, "seq_len": 25}
     assert PRESETS["seed-large"] == {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49}
     cfg = build_config("seed-large", hidden_size=128)
-    assert cfg.hidden_size == 128 and cfg.data.seq_len == 49 and cfg.betas == (0.5, 0.99)
+    assert cfg.model.hidden_size == 128 and cfg.data.seq_len == 49 and cfg.optim.betas == (0.5, 0.99)
 
 
 def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):
@@ -117,7 +117,7 @@ def test_a_non_finite_step_changes_nothing_and_is_never_saved(engine, tmp_path):
     weights = eng.model.state_dict()
     weights["decoder.bias"][5] = float("nan")                # poison one weight: every loss becomes NaN
     before = {k: torch.as_tensor(v).clone() for k, v in weights.items()}
-    loss, n, norm, _ = eng.step(*eng.epoch_steps(data.train, np.random.default_rng(0))[0])
+    loss, n, norm, _ = eng.step(eng.epoch_steps(data.train, np.random.default_rng(0))[0])
     assert not math.isfinite(loss) and n > 0
     after = eng.model.state_dict()
     for k in before:
@@ -155,4 +155,4 @@ def test_ntasgd_triggers_in_the_loop_and_the_best_checkpoint_is_averaged(tmp_pat
     assert best_step > trigger_step              # averaging helped: the best model is an averaged one
     assert math.isclose(result.best_ppl, min(ppls), rel_tol=1e-5)
     data = prepare(cfg.data)                     # and best/ holds the averaged weights that were evaluated
-    assert math.isclose(perplexity(result.checkpoint.model, data.valid, data.vocab.pad), result.best_ppl, rel_tol=1e-6)
+    assert math.isclose(poem_perplexity(result.checkpoint.model, data.valid, data.vocab.pad), result.best_ppl, rel_tol=1e-6)

@@ -114,14 +114,14 @@ def test_an_interrupted_state_write_leaves_the_previous_one(tmp_path, monkeypatc
     from rnnlab.train.state import Progress, save_state
     from rnnlab.train.engines import make_engine
     from rnnlab.train.loop import start_model
-    from rnnlab.data.dataset import DataConfig, prepare
+    from rnnlab.data.dataset import prepare
     from rnnlab.train.config import build_config
 
     cfg = build_config(corpus="tangshi", embed_size=8, hidden_size=12, device="cpu")
     data = prepare(cfg.data)
     engine = make_engine(cfg, start_model(cfg, data), "cpu", data.vocab)
     with pytest.raises(OSError, match="power cut"):
-        save_state(run, engine, Progress(step=99))
+        save_state(run, engine, Progress(step=99), [])
     assert (run / STATE_FILE).read_bytes() == before and load_state(run)["progress"]["step"] == 2
     assert [p.name for p in run.iterdir() if p.name.endswith(".tmp")] == []
 

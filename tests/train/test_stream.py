@@ -8,12 +8,14 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.data.dataset import DataConfig, Split, prepare
-from rnnlab.nn.awd import AWDConfig, AWDLanguageModel
+from rnnlab.data.stream import batchify
+from rnnlab.nn.awd import AWDLanguageModel
+from rnnlab.nn.configs import AWDConfig
 from rnnlab.nn.class_softmax import frequency_classes
-from rnnlab.train.config import TrainConfig
+from rnnlab.train.config import OptimConfig, StreamConfig, TrainConfig, build_config
 from rnnlab.train.engines import AWDEngine
 from rnnlab.train.loop import start_model
-from rnnlab.train.stream import stream_columns, stream_perplexity, train_step
+from rnnlab.train.perplexity import perplexity, stream_windows
 from tests.conftest import needs_data
 
 BOS = 2
@@ -22,6 +24,17 @@ NO_DROPOUT = dict(wdrop=0.0, dropout=0, dropouth=0, dropouti=0, dropoute=0)
 
 def tiny(**kw):
     return AWDConfig(**{**dict(vocab_size=30, embed_size=6, hidden_size=10, num_layers=3), **kw})
+
+
+def stream_perplexity(model, columns, skip, bptt):
+    return perplexity(model, stream_windows(columns, bptt), skip, carry=True)
+
+
+def sgd_engine(model, lr, **cfg):
+    """An AWD engine with torch.optim.SGD and no AR/TAR, on `model`."""
+    cfg = TrainConfig(model=model.config, optim=OptimConfig(optimizer="sgd", optim_impl="torch", lr=lr),
+                      stream=StreamConfig(alpha=0, beta=0), **cfg)
+    return AWDEngine(cfg, model, "cpu", type("Vocab", (), {"bos": BOS}))
 
 
 def classed(seed=0, **kw):
@@ -57,7 +70,7 @@ def test_stream_perplexity_counts_characters_and_eos_but_not_bos():
     torch.manual_seed(3)
     m = AWDLanguageModel(tiny()).double().eval()
     split = Split.from_lists([[BOS, 10, 11, 3], [BOS, 12, 3], [BOS, 13, 14, 15, 3]])
-    data = stream_columns(split, 1)
+    data = torch.from_numpy(batchify(split.tokens, 1)).long()
     logits, _ = m(data[:, :-1])
     targets = data[0, 1:]
     ce = F.cross_entropy(logits[0], targets, reduction="none")
@@ -82,13 +95,14 @@ def test_the_class_softmax_model_is_a_distribution_and_its_loss_is_exact():
 def test_the_learning_rate_is_scaled_for_the_step_and_restored():
     torch.manual_seed(1)
     m = AWDLanguageModel(tiny(**NO_DROPOUT)).double()
-    opt = torch.optim.SGD(m.parameters(), lr=0.3)
+    engine = sgd_engine(m, lr=0.3)
+    opt = engine.optimizer
     seen = []
     original = opt.step
     opt.step = lambda *a: (seen.append(opt.param_groups[0]["lr"]), original(*a))[1]
     data = torch.randint(3, 30, (2, 12))
     before = {k: v.clone() for k, v in m.state_dict().items()}
-    train_step(m, opt, data[:, :-1], data[:, 1:], None, BOS, lr_scale=0.5, alpha=0, beta=0, clip=0)
+    engine.step((data[:, :-1], data[:, 1:], 0.5))
     assert seen == [0.15] and opt.param_groups[0]["lr"] == 0.3
     # the step taken was lr * scale * gradient
     m2 = AWDLanguageModel(tiny(**NO_DROPOUT)).double()
@@ -103,9 +117,8 @@ def test_a_non_finite_window_changes_no_weight():
     with torch.no_grad():
         m.decoder.bias[4] = float("nan")
     before = {k: v.clone() for k, v in m.state_dict().items()}
-    opt = torch.optim.SGD(m.parameters(), lr=1.0)
     data = torch.randint(3, 30, (2, 12))
-    loss, n, norm, _ = train_step(m, opt, data[:, :-1], data[:, 1:], None, BOS)
+    loss, n, norm, _ = sgd_engine(m, lr=1.0, clip_norm=0.25).step((data[:, :-1], data[:, 1:], 1.0))
     assert not math.isfinite(loss) and n == 22
     for k, v in m.state_dict().items():
         torch.testing.assert_close(v, before[k], rtol=0, atol=0, equal_nan=True)
@@ -115,8 +128,8 @@ def test_a_non_finite_window_changes_no_weight():
 @pytest.mark.parametrize("softmax", ["full", "class"])
 def test_the_awd_engine_lowers_validation_perplexity_and_carries_state_within_an_epoch(softmax):
     data = prepare(DataConfig(corpus="tangshi"))
-    cfg = TrainConfig(model="awd", embed_size=16, hidden_size=32, num_layers=2, batch_size=8, bptt=20,
-                      optimizer="ntasgd", lr=10.0, clip_norm=0.25, softmax=softmax, n_classes=10, device="cpu")
+    cfg = build_config("awd-small", embed_size=16, hidden_size=32, num_layers=2, batch_size=8, bptt=20, lr=10.0,
+                       softmax=softmax, n_classes=10 if softmax == "class" else None, device="cpu")
     torch.manual_seed(2)
     engine = AWDEngine(cfg, start_model(cfg, data), "cpu", data.vocab)
     rng = np.random.default_rng(0)
@@ -126,7 +139,7 @@ def test_the_awd_engine_lowers_validation_perplexity_and_carries_state_within_an
         assert engine.carry is None                                  # each epoch starts from zeros
         assert sum(s[0].shape[1] for s in steps) == len(data.train.tokens) // 8 - 1
         for s in steps:
-            engine.step(*s)
+            engine.step(s)
         engine.optimizer.check(engine.perplexity(data.valid))
     assert engine.carry is not None and not engine.carry[0][0].requires_grad
     assert min(engine.optimizer.history) < first * 0.9     # the class softmax starts near the unigram rate

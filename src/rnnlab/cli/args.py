@@ -1,8 +1,7 @@
 """The `rnnlab` command's arguments: one sub-parser per command, value checks that fail with one line."""
 import argparse
-
-AWD_FLAGS = ("bptt", "dropouth", "dropouti", "dropoute", "wdrop", "alpha", "beta", "tied", "residual", "softmax")
-
+from dataclasses import fields
+from typing import get_args
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):
@@ -51,51 +50,77 @@ def fraction(text):
     return value
 
 
-def add_generation_args(p):
+def add_generation_args(p, num):
+    """--checkpoint and one flag per field of GenerationOptions; `num`: this command's default poem count.
+    The values are checked by GenerationOptions.check (one line, exit 2)."""
+    from rnnlab.generate.options import GenerationOptions, choices
+
     p.add_argument("--checkpoint", required=True, metavar="DIR", help="a checkpoint or run directory")
-    p.add_argument("--form", choices=["free", "wujue", "qijue", "wulv", "qilv"], default="free",
-                   help="free (ends at <eos> or --max-len), or 五言绝句 wujue, 七言绝句 qijue, 五言律诗 wulv, 七言律诗 qilv "
-                        "(default: %(default)s)")
-    p.add_argument("--start", default="", help="the poem's opening text, e.g. 月")
-    p.add_argument("--acrostic", default="", help="藏头诗: the first character of each line, e.g. 春夏秋冬")
-    p.add_argument("--prefix", default="", help="text read first to set the mood, not printed")
-    p.add_argument("--strategy", choices=["sample", "greedy", "beam"], default="sample", help="(default: %(default)s)")
-    p.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is safer, higher is wilder (default: %(default)s)")
-    p.add_argument("--top-k", type=int, help="sample from the k most likely characters only")
-    p.add_argument("--top-p", type=float, help="sample from the smallest set of characters with this much probability (0, 1]")
-    p.add_argument("--beam-size", type=positive_int, default=4, help="beam search width (default: %(default)s)")
-    p.add_argument("--rhyme", nargs="?", const="hard", choices=["soft", "hard"],
-                   help="even lines rhyme (regulated forms): hard masks, soft reweights (--rhyme alone: hard)")
-    p.add_argument("--tones", nargs="?", const="hard", choices=["soft", "hard"],
-                   help="follow the form's 平仄 pattern: hard or soft (--tones alone: hard)")
-    p.add_argument("--prosody", choices=["classical", "modern"], default="classical",
-                   help="whose tones and rhymes: classical (平水韵, as the Tang poets) or modern (Mandarin) (default: %(default)s)")
-    p.add_argument("--repetition-penalty", type=float, default=1.0, help=">= 1; discourages repeated characters (default: %(default)s)")
-    p.add_argument("--max-len", type=positive_int, default=64, help="length cap of free poems in characters (default: %(default)s)")
+    defaults = {"num": num, "seed": 0}                    # the CLI is reproducible unless told otherwise
+    for f in fields(GenerationOptions):
+        kw = {"default": defaults.get(f.name, f.default), "help": f.metadata["help"]}
+        allowed = choices(f.type)
+        if f.name in ("rhyme", "tones"):
+            kw.update(nargs="?", const="hard", choices=["soft", "hard"])
+            kw["help"] += f" (--{f.name} alone: hard)"
+        elif allowed:
+            kw["choices"] = allowed
+        else:
+            kw["type"] = next(t for t in (int, float, str) if t is f.type or t in get_args(f.type))
+        if kw["default"] not in (None, ""):
+            kw["help"] += " (default: %(default)s)"
+        p.add_argument("--" + f.name.replace("_", "-"), **kw)
 
 
 def generation_options(args):
-    return {"start": args.start, "form": args.form, "acrostic": args.acrostic, "prefix": args.prefix,
-            "strategy": args.strategy, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
-            "beam_size": args.beam_size, "rhyme": args.rhyme, "tones": args.tones, "prosody": args.prosody,
-            "repetition_penalty": args.repetition_penalty, "max_len": args.max_len, "num": args.num, "seed": args.seed}
+    from rnnlab.generate.options import GenerationOptions
+    return {f.name: getattr(args, f.name) for f in fields(GenerationOptions)}
 
 
-def add_data_args(p):
+def add_data_args(p, default):
+    """The data options; `default(name)` says which default applies."""
     g = p.add_argument_group("data")
-    g.add_argument("--corpus", help="tang, tangshi, shakespeare, or a path (default: tang)")
-    g.add_argument("--seq-len", type=positive_int, help="tokens per sequence incl. the end token (default 49; longer poems are truncated)")
-    g.add_argument("--min-len", type=positive_int, help="drop poems shorter than this many characters (default 12)")
-    g.add_argument("--min-count", type=positive_int, help="keep characters seen at least this often (default 3)")
-    g.add_argument("--t2s", action=argparse.BooleanOptionalAction, default=None,
+    g.add_argument("--corpus", help=f"tang, tangshi, shakespeare, or a path ({default('corpus')})")
+    g.add_argument("--seq-len", type=positive_int,
+                   help=f"tokens per sequence incl. the end token; longer poems are truncated ({default('seq_len')})")
+    g.add_argument("--min-len", type=positive_int, help=f"drop poems shorter than this many characters ({default('min_len')})")
+    g.add_argument("--min-count", type=positive_int, help=f"keep characters seen at least this often ({default('min_count')})")
+    g.add_argument("--t2s", action=argparse.BooleanOptionalAction,
                    help="convert traditional to simplified characters (default: on for Chinese corpora)")
-    g.add_argument("--valid-fraction", type=fraction, help="share of sequences held out for validation (default 0.2)")
-    g.add_argument("--split-seed", type=int, help="seed of the train/valid split (default 0)")
+    g.add_argument("--valid-fraction", type=fraction, help=f"share of sequences held out for validation ({default('valid_fraction')})")
+    g.add_argument("--split-seed", type=int, help=f"seed of the train/valid split ({default('split_seed')})")
+
+
+def show(value):
+    return "none" if value is None else ("on" if value else "off") if isinstance(value, bool) else f"{value:g}" \
+        if isinstance(value, float) else str(value)
+
+
+def data_default(name):
+    """'default: V' of a data option outside training."""
+    from rnnlab.data.dataset import DataConfig
+    return f"default: {show(getattr(DataConfig(), name))}"
+
+
+def train_default(name):
+    """'default: V' of a training option as it applies: seed-large's value, then each preset that differs."""
+    from rnnlab.train.config import PRESETS, build_config, lookup
+
+    values = {preset: lookup(build_config(preset), name) for preset in PRESETS}
+    base = values.pop("seed-large")
+    others = ", ".join(f"{preset} {show(v)}" for preset, v in values.items() if v is not None and v != base)
+    if base is None:
+        return f"default: {others}"
+    return f"default: {show(base)}" + (f"; {others}" if others else "")
+
+
+DATA_OPTIONS = ("corpus", "seq_len", "min_len", "min_count", "t2s", "valid_fraction", "split_seed")
+# what `rnnlab train` hands to build_config: every option of its parser but these
+NOT_CONFIG = ("command", "preset", "init_from", "out", "no_progress", "resume")
 
 
 def data_overrides(args):
-    return {"corpus": args.corpus, "seq_len": args.seq_len, "min_len": args.min_len, "min_count": args.min_count,
-            "t2s": args.t2s, "valid_fraction": args.valid_fraction, "split_seed": args.split_seed}
+    return {k: getattr(args, k) for k in DATA_OPTIONS}
 
 
 def build_parser():
@@ -124,74 +149,81 @@ def build_parser():
     dig.add_argument("--lengths", type=positive_int, nargs="+", default=[5, 10, 15, 20, 25, 30, 35])
     dig.add_argument("--seed", type=int, default=0)
     prep = data_sub.add_parser("prepare", help="clean, split and encode a corpus; print what was kept and dropped")
-    add_data_args(prep)
+    add_data_args(prep, data_default)
 
     tr = sub.add_parser("train", help="train a character LSTM language model (no arguments: the main job)",
                         description="Train a character LSTM language model. With no arguments: the full Tang corpus, "
-                                    "the seed-large model, 15 minutes, then poems for 日 红 山 夜 湖 海 月.")
-    add_data_args(tr)
+                                    "the seed-large model, 15 minutes, then poems for 日 红 山 夜 湖 海 月. An option "
+                                    "the chosen model, engine or optimizer would not use is refused.")
+    add_data_args(tr, train_default)
+    d = train_default
     g = tr.add_argument_group("model")
     g.add_argument("--preset", choices=list(PRESETS),
                    help="sizes (embedding/hidden, batch, length): " + "; ".join(
                        f"{name}: {p['embed_size']}/{p['hidden_size']}, {p['batch_size']}, {p['seq_len']}" for name, p in PRESETS.items())
                    + " (default: seed-large)")
     g.add_argument("--engine", choices=["torch", "numpy"],
-                   help="torch, or numpy (hand-written backward, numpy optimizers, CPU) (default: torch)")
+                   help=f"torch, or numpy (hand-written backward, numpy optimizers, CPU) ({d('engine')})")
     g.add_argument("--cell", choices=["autograd", "manual", "native"],
-                   help="LSTM implementation: autograd (the gate equations), manual (hand-written BPTT) or native (nn.LSTM) (default: native)")
-    g.add_argument("--embed-size", type=positive_int, help="embedding (input) size (default: from the preset)")
-    g.add_argument("--hidden-size", type=positive_int, help="LSTM hidden size (default: from the preset)")
-    g.add_argument("--num-layers", type=positive_int, help="stacked LSTM layers (default 1)")
-    g.add_argument("--activation", choices=["tanh", "relu", "none"], help="applied to the embeddings (default tanh)")
-    g.add_argument("--dropout", type=probability, help="dropout on the LSTM output and between layers (default 0)")
-    g.add_argument("--init", choices=["uniform", "orthogonal"], help="parameter initialisation (default uniform, as in the reference)")
-    g.add_argument("--init-from", metavar="CHECKPOINT", help="start from this checkpoint's weights and vocabulary")
+                   help=f"LSTM implementation: autograd (the gate equations), manual (hand-written BPTT) or native "
+                        f"(nn.LSTM) ({d('cell')})")
+    g.add_argument("--embed-size", type=positive_int, help=f"embedding (input) size ({d('embed_size')})")
+    g.add_argument("--hidden-size", type=positive_int, help=f"LSTM hidden size ({d('hidden_size')})")
+    g.add_argument("--num-layers", type=positive_int, help=f"stacked LSTM layers ({d('num_layers')})")
+    g.add_argument("--activation", choices=["tanh", "relu", "none"], help=f"applied to the embeddings, plain LSTM ({d('activation')})")
+    g.add_argument("--dropout", type=probability,
+                   help=f"dropout on the last LSTM layer's output; plain LSTM: also between layers, AWD-LSTM: locked "
+                        f"(between layers: --dropouth) ({d('dropout')})")
+    g.add_argument("--init", choices=["uniform", "orthogonal"], help=f"parameter initialisation, plain LSTM ({d('init')})")
+    g.add_argument("--init-from", metavar="CHECKPOINT", help="start from this checkpoint's model, weights and vocabulary")
     g = tr.add_argument_group("AWD-LSTM (with --preset awd or awd-small: stream training in BPTT windows)")
-    g.add_argument("--bptt", type=positive_int, help="mean window length (awd: 70, awd-small: 35)")
-    g.add_argument("--fixed-bptt", action="store_true", help="every window --bptt long (default: variable length)")
-    g.add_argument("--dropouth", type=probability, help="locked dropout between LSTM layers")
-    g.add_argument("--dropouti", type=probability, help="locked dropout on the embedded input")
-    g.add_argument("--dropoute", type=probability, help="embedding dropout: share of characters dropped per step")
-    g.add_argument("--wdrop", type=probability, help="DropConnect on the hidden-to-hidden weights")
-    g.add_argument("--alpha", type=non_negative_float, help="activation regularisation (AR) weight (default 2)")
-    g.add_argument("--beta", type=non_negative_float, help="temporal activation regularisation (TAR) weight (default 1)")
-    g.add_argument("--tied", action=argparse.BooleanOptionalAction, default=None,
-                   help="decoder weight = embedding (default: on; the last layer then has --embed-size units)")
-    g.add_argument("--residual", action=argparse.BooleanOptionalAction, default=None,
-                   help="add each layer's input to its output where the sizes agree (default: off)")
-    g.add_argument("--softmax", choices=["full", "class"], help="class: class-based softmax over frequency classes (default full)")
-    g.add_argument("--classes", type=positive_int, help="number of classes of --softmax class (default: sqrt of the vocabulary)")
-    g.add_argument("--finetune", action="store_true",
+    g.add_argument("--bptt", type=positive_int, help=f"mean window length ({d('bptt')})")
+    g.add_argument("--fixed-bptt", dest="variable_bptt", action="store_const", const=False,
+                   help="every window --bptt long (default: variable length)")
+    g.add_argument("--dropouth", type=probability, help=f"locked dropout between LSTM layers ({d('dropouth')})")
+    g.add_argument("--dropouti", type=probability, help=f"locked dropout on the embedded input ({d('dropouti')})")
+    g.add_argument("--dropoute", type=probability, help=f"embedding dropout: share of characters dropped per step ({d('dropoute')})")
+    g.add_argument("--wdrop", type=probability, help=f"DropConnect on the hidden-to-hidden weights ({d('wdrop')})")
+    g.add_argument("--alpha", type=non_negative_float, help=f"activation regularisation (AR) weight ({d('alpha')})")
+    g.add_argument("--beta", type=non_negative_float, help=f"temporal activation regularisation (TAR) weight ({d('beta')})")
+    g.add_argument("--tied", action=argparse.BooleanOptionalAction,
+                   help=f"decoder weight = embedding; the last layer then has --embed-size units ({d('tied')})")
+    g.add_argument("--residual", action=argparse.BooleanOptionalAction,
+                   help=f"add each layer's input to its output where the sizes agree ({d('residual')})")
+    g.add_argument("--softmax", choices=["full", "class"], help=f"class: class-based softmax over frequency classes ({d('softmax')})")
+    g.add_argument("--classes", dest="n_classes", type=positive_int, metavar="N",
+                   help="number of classes of --softmax class (default: sqrt of the vocabulary)")
+    g.add_argument("--finetune", action="store_const", const=True,
                    help="fine-tuning stage: NT-ASGD averages from the first step (with --init-from a trained run)")
     g = tr.add_argument_group("optimisation")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, help="default adam, with betas (0.5, 0.99) as in the reference")
+    g.add_argument("--optimizer", choices=OPTIMIZERS, help=f"Adam's betas are the reference's (0.5, 0.99) ({d('optimizer')})")
     g.add_argument("--optim-impl", choices=["ours", "torch"],
-                   help="ours: rnnlab.optim, written from the formulas; torch: torch.optim's class of the same name (default ours)")
-    g.add_argument("--lr", type=positive_float, help="learning rate (default 1e-3)")
-    g.add_argument("--batch-size", type=positive_int, help="sequences per step (default: from the preset)")
-    g.add_argument("--epochs", type=positive_int, help="default 20")
-    g.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps")
-    g.add_argument("--time-budget", type=non_negative_float, metavar="MINUTES", help="stop after this long (default 15; 0 = no limit)")
-    g.add_argument("--clip-norm", type=positive_float, help="clip gradients to this global norm")
-    g.add_argument("--clip-per-tensor", action="store_true", help="apply --clip-norm to each tensor on its own")
-    g.add_argument("--clip-value", type=positive_float, help="clamp every gradient entry to [-v, v]")
-    g.add_argument("--weight-decay", type=non_negative_float, help="L2 penalty (default 0)")
-    g.add_argument("--l1", type=non_negative_float, help="L1 penalty (default 0)")
-    g.add_argument("--log-grad-norms", action="store_true", help="per-parameter gradient norms in metrics.csv")
-    g.add_argument("--eval-every", type=positive_int, help="validate every N steps (default 500) and at each epoch end")
-    g.add_argument("--patience", type=positive_int, help="stop after N evaluations without improvement (default 3)")
-    g.add_argument("--seed", type=int, help="seed for initialisation, data order and sampling (default 0)")
-    g.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default auto: cuda when available")
-    g.add_argument("--out", metavar="DIR", help="run directory (default runs/CORPUS-CELL-TIME); must not exist yet")
+                   help=f"ours: rnnlab.optim, written from the formulas; torch: torch.optim's class of the same name ({d('optim_impl')})")
+    g.add_argument("--lr", type=positive_float, help=f"learning rate ({d('lr')})")
+    g.add_argument("--batch-size", type=positive_int, help=f"sequences per step ({d('batch_size')})")
+    g.add_argument("--epochs", type=positive_int, help=f"({d('epochs')})")
+    g.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps (default: no limit)")
+    g.add_argument("--time-budget", type=non_negative_float, metavar="MINUTES", help=f"stop after this long, 0 = no limit ({d('time_budget')})")
+    g.add_argument("--clip-norm", type=positive_float, help=f"clip gradients to this global norm ({d('clip_norm')})")
+    g.add_argument("--clip-per-tensor", action="store_const", const=True, help="apply --clip-norm to each tensor on its own")
+    g.add_argument("--clip-value", type=positive_float, help="clamp every gradient entry to [-v, v] (default: none)")
+    g.add_argument("--weight-decay", type=non_negative_float, help=f"L2 penalty ({d('weight_decay')})")
+    g.add_argument("--l1", type=non_negative_float, help=f"L1 penalty ({d('l1')})")
+    g.add_argument("--log-grad-norms", action="store_const", const=True, help="per-parameter gradient norms in metrics.csv")
+    g.add_argument("--eval-every", type=positive_int, help=f"validate every N steps and at each epoch end ({d('eval_every')})")
+    g.add_argument("--patience", type=positive_int, help=f"stop after N evaluations without improvement ({d('patience')})")
+    g.add_argument("--seed", type=int, help=f"seed for initialisation, data order and sampling ({d('seed')})")
+    g.add_argument("--device", choices=["cpu", "cuda", "auto"], help=f"auto: cuda when available ({d('device')})")
+    g.add_argument("--out", metavar="DIR", help="the run directory to write; must not exist yet (default: runs/CORPUS-KIND-TIME)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = tr.add_argument_group("surviving crashes and bad numbers")
     g.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a run where its last saved state left off (its own settings; --time-budget may change)")
     g.add_argument("--checkpoint-every", type=positive_int, metavar="N",
-                   help="save the full training state every N steps (default 200; also at each epoch end and on stop)")
+                   help=f"save the full training state every N steps, also at each epoch end and on stop ({d('checkpoint_every')})")
     g.add_argument("--max-bad-steps", type=positive_int, metavar="K",
-                   help="after K non-finite steps in a row, go back to the last saved state (default 5)")
-    g.add_argument("--bad-lr-factor", type=fraction, metavar="F", help="... and multiply the learning rate by this (default 0.5)")
+                   help=f"after K non-finite steps in a row, go back to the last saved state ({d('max_bad_steps')})")
+    g.add_argument("--bad-lr-factor", type=fraction, metavar="F", help=f"... and multiply the learning rate by this ({d('bad_lr_factor')})")
 
     ev = sub.add_parser("eval", help="perplexity of a corpus under a checkpoint")
     ev.add_argument("--checkpoint", required=True, metavar="DIR", help="a checkpoint or run directory")
@@ -203,14 +235,10 @@ def build_parser():
     ev.add_argument("--json", action="store_true", help="print JSON")
 
     gen = sub.add_parser("generate", help="write poems with a trained checkpoint")
-    add_generation_args(gen)
-    gen.add_argument("--num", type=positive_int, default=1, help="how many poems (default: %(default)s)")
-    gen.add_argument("--seed", type=int, help="make the output reproducible")
+    add_generation_args(gen, num=1)
     gen.add_argument("--json", action="store_true", help="print JSON")
     eg = sub.add_parser("eval-gen", help="generate poems and measure form, rhyme, tones, diversity, novelty, log-probability")
-    add_generation_args(eg)
-    eg.add_argument("--num", type=positive_int, default=200, help="how many poems (default: %(default)s)")
-    eg.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    add_generation_args(eg, num=200)
     eg.add_argument("--json", action="store_true", help="print JSON")
     pr = sub.add_parser("prosody", help="score the regulated poems of a corpus: rhyme and tone rules per form",
                         description="For each regulated form (wujue qijue wulv qilv), the number of poems of that shape "
@@ -242,16 +270,18 @@ def build_parser():
     gc.add_argument("--seed", type=int, default=0)
     gc.add_argument("--json", action="store_true", help="print JSON")
     be = sub.add_parser("bench", help="tokens/s and peak memory of the LSTM engines (layer alone and full training step)")
-    be.add_argument("--hidden", type=positive_int, nargs="+", default=[128, 256, 512, 1024], help="hidden sizes (default: %(default)s)")
-    be.add_argument("--batch", type=positive_int, nargs="+", default=[16, 64], help="batch sizes (default: %(default)s)")
-    be.add_argument("--length", type=positive_int, default=49, help="sequence length (default: %(default)s)")
-    be.add_argument("--vocab", type=positive_int, default=5437, help="vocabulary of the training step (default: tang's %(default)s)")
+    be.add_argument("--hidden-size", type=positive_int, nargs="+", default=[128, 256, 512, 1024],
+                    help="hidden sizes (default: %(default)s)")
+    be.add_argument("--batch-size", type=positive_int, nargs="+", default=[16, 64], help="batch sizes (default: %(default)s)")
+    be.add_argument("--seq-len", type=positive_int, default=49, help="sequence length (default: %(default)s)")
+    be.add_argument("--vocab-size", type=positive_int, default=5437,
+                    help="vocabulary of the training step (default: tang's %(default)s)")
     be.add_argument("--kinds", nargs="+", choices=["layer", "lm"], default=["layer", "lm"], help="what to measure (default: both)")
     be.add_argument("--engines", nargs="+", choices=["autograd", "manual", "native", "numpy"],
                     default=["autograd", "manual", "native", "numpy"], help="which engines (default: all)")
     be.add_argument("--repeats", type=positive_int, default=5, help="timed repeats; the median is reported (default: %(default)s)")
     be.add_argument("--min-time", type=positive_float, default=0.2, help="seconds each timed repeat lasts at least (default: %(default)s)")
     be.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs (one process per engine and point)")
-    be.add_argument("--out", default="bench.json", metavar="FILE", help="where to write the JSON (default: %(default)s)")
+    be.add_argument("--out", default=".", metavar="DIR", help="the folder to write bench.json into (default: %(default)s)")
     be.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     return parser

@@ -6,7 +6,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from rnnlab.cli.args import AWD_FLAGS, data_overrides, generation_options
+from rnnlab.cli.args import NOT_CONFIG, data_overrides, generation_options
 from rnnlab.errors import RnnlabError
 
 START_CHARS = "日红山夜湖海月"   # the reference's start characters (PART 2 §2.2)
@@ -53,35 +53,23 @@ def cmd_train(args):
     from rnnlab.train.config import build_config
     from rnnlab.train.loop import pick_device, resume_run, train
 
-    overrides = {k: getattr(args, k) for k in ("engine", "cell", "embed_size", "hidden_size", "num_layers", "activation",
-                                               "dropout", "init", "optimizer", "optim_impl", "lr", "batch_size", "epochs",
-                                               "max_steps", "clip_norm", "clip_value", "weight_decay", "l1", "eval_every",
-                                               "patience", "seed", "device", "checkpoint_every", "max_bad_steps",
-                                               "bad_lr_factor")}
-    overrides.update(clip_per_tensor=args.clip_per_tensor or None, log_grad_norms=args.log_grad_norms or None)
-    awd = {k: getattr(args, k) for k in AWD_FLAGS}
-    awd.update(variable_bptt=False if args.fixed_bptt else None, n_classes=args.classes, finetune=args.finetune or None)
-    overrides.update(awd)
+    options = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
     if args.resume:
-        given = [k for k, v in {**overrides, **data_overrides(args), "preset": args.preset, "out": args.out,
-                                "init_from": args.init_from}.items() if v is not None]
+        given = [k for k, v in {**options, "preset": args.preset, "out": args.out, "init_from": args.init_from}.items()
+                 if v is not None and k != "time_budget"]
         if given:
             raise RnnlabError(f"--resume continues a run with its own settings: drop --{given[0].replace('_', '-')}")
         budget = {} if args.time_budget is None else {"time_budget": args.time_budget}
         return report(resume_run(args.resume, progress=not args.no_progress, **budget))
-    overrides["time_budget"] = args.time_budget             # 0 stays 0: no limit
-    cfg = build_config(args.preset or "seed-large", **overrides, **data_overrides(args))
-    given = [k for k, v in awd.items() if v is not None and k != "finetune"]
-    if given and cfg.model != "awd":
-        raise RnnlabError(f"--{given[0].replace('_', '-')} is an AWD-LSTM option: add --preset awd or awd-small")
     if args.finetune and not args.init_from:
         raise RnnlabError("--finetune continues a trained model: give it with --init-from")
-    kind = "awd" if cfg.model == "awd" else cfg.cell if cfg.engine == "torch" else "numpy"
+    init = load_checkpoint(args.init_from) if args.init_from else None
+    cfg = build_config(args.preset or "seed-large", init_from=init.model.config if init else None, **options)
+    kind = "awd" if cfg.architecture == "awd" else cfg.model.cell if cfg.engine == "torch" else "numpy"
     out = Path(args.out or f"runs/{Path(cfg.data.corpus).stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RnnlabError(f"{out}: already exists; choose another --out")
     pick_device(cfg.device)
-    init = load_checkpoint(args.init_from) if args.init_from else None
     data = prepare(cfg.data, vocab=init.vocab if init else None, fetch_missing=cfg.data.corpus == "tang")
     s = data.stats
     print(f"{s['corpus']}: {s['train']} train / {s['valid']} valid sequences, vocabulary {s['vocab_size']}")
@@ -120,7 +108,7 @@ def cmd_eval(args):
         from rnnlab.numpy.lm import LanguageModel, perplexity
         model = LanguageModel(ckpt.model.config, {k: v.numpy() for k, v in ckpt.model.state_dict().items()})
     else:
-        from rnnlab.train.engines import perplexity
+        from rnnlab.train.perplexity import poem_perplexity as perplexity
         model = ckpt.model
     split = {"train": data.train, "valid": data.valid, "all": Split.concat([data.train, data.valid])}[args.split]
     report = {"checkpoint": str(ckpt.path), "corpus": data.stats["corpus"], "split": args.split,
@@ -178,7 +166,7 @@ def cmd_prosody(args):
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return
-    print(f"| form | poems | rhyme | tones | rhyming on 仄 (left out) |\n|---|---:|---:|---:|---:|")
+    print("| form | poems | rhyme | tones | rhyming on 仄 (left out) |\n|---|---:|---:|---:|---:|")
     for name, r in result["forms"].items():
         print(f"| {FORM_NAMES[name]} | {r['poems']} | {r['rhyme']:.1%} | {r['tones']:.1%} | {r['ze_rhymed']} |")
 
@@ -221,9 +209,10 @@ def cmd_bench(args):
     from rnnlab.bench import run, table
     from rnnlab.fileio import atomic_write_text
 
-    result = run(args.hidden, args.batch, args.length, args.vocab, args.kinds, args.engines, args.repeats, args.min_time,
-                 memory=not args.no_memory)
-    atomic_write_text(args.out, json.dumps(result, indent=1))
+    result = run(args.hidden_size, args.batch_size, args.seq_len, args.vocab_size, args.kinds, args.engines, args.repeats,
+                 args.min_time, memory=not args.no_memory)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(Path(args.out) / "bench.json", json.dumps(result, indent=1))
     print(json.dumps(result) if args.json else table(result))
 
 

@@ -11,7 +11,7 @@ from rnnlab.train.config import build_config
 from rnnlab.train.loop import train
 from rnnlab.train.metrics import format_cell
 
-# label -> TrainConfig overrides: the reference's five runs, then its two re-tuned ones
+# label -> build_config options: the reference's five runs, then its two re-tuned ones
 RUNS = {
     "Adam lr 1e-3 betas (0.5, 0.99)": dict(optimizer="adam", lr=1e-3, betas=(0.5, 0.99)),
     "RMSprop lr 1e-2": dict(optimizer="rmsprop", lr=1e-2),
@@ -29,8 +29,9 @@ def run(out, quick=False, seed=0, corpus="tang", steps=None, valid_sequences=100
     """Train one model per entry of RUNS for `steps` steps each; validation on the first
     `valid_sequences` of the validation split (a random sample) to keep evaluations short."""
     steps = steps or (10 if quick else 300)
-    base = build_config("seed-large", corpus=corpus, seed=seed, max_steps=steps, time_budget=0, patience=10 ** 6,
-                        device="cpu", **(QUICK if quick else FULL))
+    common = dict(corpus=corpus, seed=seed, max_steps=steps, time_budget=0, patience=10 ** 6, device="cpu",
+                  **(QUICK if quick else FULL))
+    base = build_config("seed-large", **common)
     data = prepare(base.data)                   # bad input fails here, before anything is written
     data = replace(data, valid=data.valid.head(valid_sequences))
     out = Path(out)
@@ -38,7 +39,7 @@ def run(out, quick=False, seed=0, corpus="tang", steps=None, valid_sequences=100
     results = {}
     for label, overrides in RUNS.items():
         t0 = time.perf_counter()
-        result = train(replace(base, **overrides), data, out / "runs" / slug(label), progress=False)
+        result = train(build_config("seed-large", **common, **overrides), data, out / "runs" / slug(label), progress=False)
         rows = result.metrics
         results[label] = {"rows": rows, "best_ppl": result.best_ppl, "seconds": time.perf_counter() - t0,
                           "final_loss": next(r["train_loss"] for r in reversed(rows) if r["train_loss"] is not None)}
@@ -51,9 +52,9 @@ def run(out, quick=False, seed=0, corpus="tang", steps=None, valid_sequences=100
             for row in r["rows"]:
                 writer.writerow((label, row["step"], format_cell(row["train_loss"]), format_cell(row.get("valid_ppl"))))
     plot_curves(results, out / "loss_curves.png",
-                f"{corpus}, LSTM {base.embed_size}/{base.hidden_size}, batch {base.batch_size}, {steps} steps, seed {seed}")
+                f"{corpus}, LSTM {base.model.embed_size}/{base.model.hidden_size}, batch {base.batch_size}, {steps} steps, seed {seed}")
     lines = ["# Optimizer comparison", "",
-             f"Corpus {corpus}; model embedding {base.embed_size}, LSTM {base.hidden_size}; batch {base.batch_size}; "
+             f"Corpus {corpus}; model embedding {base.model.embed_size}, LSTM {base.model.hidden_size}; batch {base.batch_size}; "
              f"{steps} steps from the same initial weights on the same batches (seed {seed}); validation perplexity "
              f"on {len(data.valid)} validation poems every {base.eval_every} steps. Train loss: mean cross entropy "
              f"(nats per character) over the last {base.log_every} steps.", "",

@@ -9,33 +9,23 @@ corpus, and how likely the model itself finds them.
     novel 4-grams  share of generated character 4-grams never seen in the training split
     log p / char   mean log-probability per character under the model (temperature 1, unconstrained)
 """
-import torch
-
-from rnnlab.data.batches import eval_batches, padded_batch
 from rnnlab.data.dataset import Split, prepare
 from rnnlab.generate.forms import follows_tones, form_of, rhymes, split_lines
+from rnnlab.train.perplexity import poem_windows, summed_loss
 
 
 def ngrams(lines, n):
     return [line[i:i + n] for line in lines for i in range(len(line) - n + 1)]
 
 
-@torch.no_grad()
-def mean_logprob(model, vocab, texts, batch_size=256):
+def mean_logprob(model, vocab, texts):
     """Mean log p(character | earlier ones) over all characters of `texts` (the end token excluded)."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     split = Split.from_lists([[vocab.bos] + vocab.encode(t) + [vocab.eos] for t in texts])
-    total, count = 0.0, 0
-    for idx in eval_batches(split, batch_size):
-        inputs, targets = (torch.from_numpy(a).to(device) for a in padded_batch(split, idx, vocab.pad))
-        picked = torch.log_softmax(model(inputs)[0].float(), dim=-1).gather(-1, targets[..., None])[..., 0]
-        chars = (targets != vocab.pad) & (targets != vocab.eos)
-        total += picked[chars].sum().item()
-        count += int(chars.sum())
-    model.train(was_training)
-    return total / max(count, 1)
+    windows = ((inputs, targets.masked_fill(targets == vocab.eos, vocab.pad))
+               for inputs, targets in poem_windows(split, vocab.pad, device))
+    total, count = summed_loss(model, windows, vocab.pad)
+    return -total / max(count, 1)
 
 
 def training_lines(checkpoint):

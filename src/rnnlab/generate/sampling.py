@@ -9,59 +9,36 @@ is the most likely one (greedy) or drawn from what is left (sample). Beam search
 import torch
 
 from rnnlab.errors import RnnlabError
-from rnnlab.generate.constraints import Constraints
-
-STRATEGIES = ("sample", "greedy", "beam")
+from rnnlab.generate.constraints import make_constraints
+from rnnlab.generate.options import GenerationOptions
 
 
 @torch.no_grad()
-def generate(model, vocab, start="", num=1, temperature=0.8, top_k=None, top_p=None, strategy="sample",
-             beam_size=4, form="free", acrostic="", prefix="", rhyme=None, tones=None, repetition_penalty=1.0,
-             max_len=64, seed=None, length_penalty=1.0, prosody="classical"):
-    """Return `num` poems. `start` opens every poem; `prefix` is read first to set the mood, not printed.
-
-    form: free (ends at <eos> or after `max_len` characters) or wujue|qijue|wulv|qilv (exact shape).
-    acrostic: the first characters of the lines. rhyme, tones: None, "soft" or "hard" (regulated forms),
-    judged by `prosody`: classical (平水韵) or modern (Mandarin).
-    """
-    _check(num, temperature, top_k, top_p, strategy, beam_size, repetition_penalty)
-    unknown = sorted({ch for ch in prefix if ch not in vocab})
+def generate(model, vocab, start="", **options):
+    """Return `num` poems; the options are the fields of GenerationOptions (options.py), e.g. form, acrostic,
+    strategy, temperature, top_k, rhyme, tones, seed. `start` opens every poem; `prefix` is read first to
+    set the mood, not printed."""
+    o = GenerationOptions(start=start, **options).check()
+    unknown = sorted({ch for ch in o.prefix if ch not in vocab})
     if unknown:
         raise RnnlabError(f"prefix has characters outside the model's vocabulary: {''.join(unknown)}", "prefix")
     device = next(model.parameters()).device
-    rows = beam_size if strategy == "beam" else num
-    constraints = Constraints(vocab, rows, form, start, acrostic, rhyme, tones, max_len, device, prosody)
+    rows = o.beam_size if o.strategy == "beam" else o.num
+    constraints = make_constraints(vocab, rows, o, device)
     was_training = model.training
     model.eval()
     try:
-        primer = [vocab.bos] + (vocab.encode(prefix) + [vocab.eos, vocab.bos] if prefix else [])
+        primer = [vocab.bos] + (vocab.encode(o.prefix) + [vocab.eos, vocab.bos] if o.prefix else [])
         logits, state = model(torch.tensor([primer], device=device).repeat(rows, 1))
         logits = logits[:, -1]
-        if strategy == "beam":
-            return _beam_search(model, vocab, constraints, logits, state, num, length_penalty)
+        if o.strategy == "beam":
+            return _beam_search(model, vocab, constraints, logits, state, o.num, o.length_penalty)
         gen = torch.Generator(device=device)
-        gen.manual_seed(seed if seed is not None else torch.seed())
-        return _decode(model, vocab, constraints, logits, state, strategy, temperature, top_k, top_p,
-                       repetition_penalty, gen)
+        gen.manual_seed(o.seed if o.seed is not None else torch.seed())
+        return _decode(model, vocab, constraints, logits, state, o.strategy, o.temperature, o.top_k, o.top_p,
+                       o.repetition_penalty, gen)
     finally:
         model.train(was_training)
-
-
-def _check(num, temperature, top_k, top_p, strategy, beam_size, repetition_penalty):
-    if strategy not in STRATEGIES:
-        raise RnnlabError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}", "strategy")
-    if not temperature > 0:
-        raise RnnlabError(f"temperature must be > 0 (got {temperature})", "temperature")
-    if num < 1:
-        raise RnnlabError(f"num must be at least 1 (got {num})", "num")
-    if top_k is not None and top_k < 1:
-        raise RnnlabError(f"top-k must be at least 1 (got {top_k})", "top_k")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise RnnlabError(f"top-p must be in (0, 1] (got {top_p})", "top_p")
-    if not repetition_penalty >= 1:
-        raise RnnlabError(f"repetition penalty must be >= 1 (got {repetition_penalty})", "repetition_penalty")
-    if strategy == "beam" and beam_size < num:
-        raise RnnlabError(f"beam search returns at most beam-size poems: beam size {beam_size} < num {num}", "beam_size")
 
 
 def constrained_scores(logits, allowed, bonus):

@@ -13,42 +13,12 @@ Same contract as rnnlab.nn.lm.LanguageModel: forward(tokens, state) -> (logits, 
 generated and evaluated the same way. Training uses features() and loss(), which also give the last
 layer's output before and after its dropout (for TAR and AR) and skip the full softmax when classed.
 """
-from dataclasses import asdict, dataclass
-
-import torch
-import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.nn.cells import make_lstm
 from rnnlab.nn.class_softmax import ClassSoftmax
 from rnnlab.nn.lm import sequence_loss
 from rnnlab.nn.regularize import EmbeddingDropout, LockedDropout, WeightDrop
-
-
-@dataclass(frozen=True)
-class AWDConfig:
-    vocab_size: int
-    embed_size: int = 400
-    hidden_size: int = 1150
-    num_layers: int = 3
-    cell: str = "native"
-    dropout: float = 0.4        # on the last layer's output
-    dropouth: float = 0.3       # between LSTM layers
-    dropouti: float = 0.65      # on the embedded input
-    dropoute: float = 0.1       # whole embedding rows
-    wdrop: float = 0.5          # DropConnect on weight_hh
-    tied: bool = True
-    residual: bool = False
-    softmax: str = "full"       # full | class
-    n_classes: int = 0          # class softmax: number of frequency classes
-
-    def to_dict(self):
-        return asdict(self)
-
-    def layer_sizes(self):
-        """[(input size, hidden size)] per layer."""
-        outs = [self.hidden_size] * (self.num_layers - 1) + [self.embed_size if self.tied else self.hidden_size]
-        return list(zip([self.embed_size] + outs[:-1], outs))
 
 
 class AWDLanguageModel(nn.Module):
@@ -94,6 +64,11 @@ class AWDLanguageModel(nn.Module):
         if self.config.softmax == "class":
             return self.decoder.full_log_prob(h.reshape(-1, h.shape[-1])).view(*h.shape[:2], -1), state
         return self.decoder(h), state
+
+    def summed_loss(self, inputs, targets, ignore_index, state=None):
+        """(summed cross entropy of the targets that are not ignore_index, their count, final state)."""
+        h, state, _ = self.features(inputs, state)
+        return (*self.loss(h, targets, ignore_index), state)
 
     def loss(self, h, targets, ignore_index):
         """Summed cross entropy of the targets that are not `ignore_index`, and their count."""

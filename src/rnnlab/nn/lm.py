@@ -1,6 +1,4 @@
 """The character language model of the reference: embedding -> activation -> LSTM -> linear."""
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -8,21 +6,6 @@ from torch import nn
 from rnnlab.nn.cells import CELLS, make_lstm
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "none": lambda x: x}
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    vocab_size: int
-    embed_size: int = 256
-    hidden_size: int = 512
-    num_layers: int = 1
-    cell: str = "native"          # autograd | manual | native
-    activation: str = "tanh"      # applied to the embeddings, as in the reference
-    dropout: float = 0.0          # on the LSTM output (and between layers)
-    init: str = "uniform"         # uniform (the reference's) | orthogonal
-
-    def to_dict(self):
-        return asdict(self)
 
 
 class LanguageModel(nn.Module):
@@ -63,6 +46,11 @@ class LanguageModel(nn.Module):
         out, state = self.rnn(x, state)
         out = F.dropout(out, self.config.dropout, self.training)
         return self.decoder(out), state
+
+    def summed_loss(self, inputs, targets, ignore_index, state=None):
+        """(summed cross entropy of the targets that are not ignore_index, their count, final state)."""
+        logits, state = self(inputs, state)
+        return (*sequence_loss(logits, targets, ignore_index), state)
 
 
 def sequence_loss(logits, targets, pad):

@@ -8,7 +8,6 @@
                       shared by all time steps; eval mode uses the full weights
     activation_regularization, temporal_activation_regularization   AR and TAR penalties
 """
-import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call

@@ -1,12 +1,11 @@
 """The numpy twin of rnnlab.nn.lm.LanguageModel: embedding -> activation -> LSTM stack -> linear,
 with the same parameter names, so a torch state_dict (as numpy arrays) is its weights and vice versa."""
-import math
-
 import numpy as np
 
 from rnnlab.data.batches import eval_batches, padded_batch
 from rnnlab.errors import RnnlabError
 from rnnlab.numpy.layers import Embedding, Linear, LSTMLayer, Stack, softmax_cross_entropy
+from rnnlab.train.perplexity import exp_or_inf
 
 LSTM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -27,6 +26,10 @@ class LanguageModel:
         named.update({f"rnn.{k}": p for k, p in self.rnn.params().items()})
         named.update({f"decoder.{k}": p for k, p in self.decoder.params().items()})
         return named
+
+    def named_parameters(self):
+        """(name, Param) pairs, as a torch module's (the names of the gradient-norm columns)."""
+        return self.params().items()
 
     def state_dict(self):
         return {name: p.v for name, p in self.params().items()}
@@ -64,7 +67,7 @@ class LanguageModel:
 
 
 def perplexity(model, split, pad, batch_size=256):
-    """exp(mean cross entropy per target token), padding excluded, as rnnlab.train.loop.perplexity."""
+    """exp(mean cross entropy per target token), padding excluded, as rnnlab.train.perplexity.poem_perplexity."""
     total, count = 0.0, 0
     for idx in eval_batches(split, batch_size):
         inputs, targets = padded_batch(split, idx, pad)
@@ -73,7 +76,3 @@ def perplexity(model, split, pad, batch_size=256):
         total, count = total + loss * n, count + n
     return exp_or_inf(total / count) if count else float("nan")
 
-
-def exp_or_inf(x):
-    """exp that saturates to inf rather than raising OverflowError (perplexity of a diverged model)."""
-    return math.exp(x) if x < 700 else float("inf")

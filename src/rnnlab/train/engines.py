@@ -1,90 +1,99 @@
-"""The training engines behind one interface, so the loop does not care who computes gradients or
-how a corpus is cut into steps.
+"""The training engines behind one protocol, so the loop does not care who computes gradients or how
+a corpus is cut into steps.
 
-An engine owns a model and its optimizer:
-    steps_per_epoch(split), epoch_steps(split, rng) -> the arguments of each step of one epoch
-    step(*arguments) -> (summed loss, target count, gradient norm before clipping, per-parameter norms)
-        with the config's penalties and clipping; a step whose loss or gradient is not finite changes nothing
-    perplexity(split), lr and set_lr(lr), model (with .config, .state_dict() and .load_state_dict()), and
-    carry: what a step hands to the next one besides the weights (the AWD-LSTM's hidden state; else None)
 TorchEngine and NumpyEngine train on shuffled padded poems and start from the same weights (the torch
 model's, by name); AWDEngine trains an AWD-LSTM on the token stream in variable-length BPTT windows.
 """
 import math
 from contextlib import nullcontext
+from typing import Any, ContextManager, NamedTuple, Protocol
 
 import numpy as np
 import torch
 
 from rnnlab import optim as rnnlab_optim
-from rnnlab.data.batches import epoch_batches, eval_batches, padded_batch
+from rnnlab.data.batches import epoch_batches, padded_batch
 from rnnlab.data.stream import bptt_windows
 from rnnlab.errors import RnnlabError
+from rnnlab.nn.awd import detach_state
 from rnnlab.nn.lm import sequence_loss
+from rnnlab.nn.regularize import activation_regularization, temporal_activation_regularization
 from rnnlab.numpy import optim as numpy_optim
 from rnnlab.numpy.lm import LanguageModel as NumpyLanguageModel
-from rnnlab.numpy.lm import exp_or_inf
 from rnnlab.numpy.lm import perplexity as numpy_perplexity
+from rnnlab.optim import NTASGD
 from rnnlab.train.clipping import clip_gradients
 from rnnlab.train.config import OPTIMIZERS
 from rnnlab.train.distributed import Single
-from rnnlab.train.stream import stream_columns, stream_perplexity, train_step
+from rnnlab.train.perplexity import poem_perplexity, stream_columns, stream_perplexity
 
 
-def make_optimizer(cfg, params, library):
-    """`library` is rnnlab.optim, torch.optim or rnnlab.numpy.optim: same class names, same arguments."""
-    name, wd = cfg.optimizer, cfg.weight_decay
+class Step(NamedTuple):
+    loss_sum: float      # summed cross entropy of the step's targets (all processes)
+    tokens: int          # their number
+    grad_norm: float     # global gradient norm before clipping
+    norms: dict          # per-parameter gradient norms (cfg.log_grad_norms), else empty
+
+
+class Engine(Protocol):
+    """A model, its optimizer, and how one epoch of a split becomes steps.
+
+    step(batch) applies the config's penalties and clipping; a step whose loss or gradient is not finite
+    changes nothing. `carry` is what a step hands to the next besides the weights (the AWD-LSTM's hidden
+    state; else None). An optimizer that averages the iterates (NT-ASGD) is evaluated and saved with its
+    averaged weights (evaluation_weights), and is told every validation result (validated)."""
+    model: Any
+    optimizer: Any
+    carry: Any
+
+    def steps_per_epoch(self, split) -> int: ...
+    def epoch_steps(self, split, rng) -> list: ...
+    def step(self, batch) -> Step: ...
+    def perplexity(self, split) -> float: ...
+    def evaluation_weights(self) -> ContextManager: ...
+    def validated(self, ppl: float) -> bool: ...      # True when this result starts NT-ASGD's averaging
+    @property
+    def lr(self) -> float: ...
+    def set_lr(self, lr: float) -> None: ...
+
+
+def make_optimizer(optim, params, library):
+    """`optim`: an OptimConfig; `library` is rnnlab.optim, torch.optim or rnnlab.numpy.optim: same class
+    names, same arguments."""
+    name, wd = optim.optimizer, optim.weight_decay
     if name in ("sgd", "momentum", "nesterov"):
-        cls, kwargs = "SGD", {"momentum": 0.0 if name == "sgd" else cfg.momentum, "weight_decay": wd}
+        cls, kwargs = "SGD", {"momentum": 0.0 if name == "sgd" else optim.momentum, "weight_decay": wd}
         if name == "nesterov":
             kwargs["nesterov"] = True
     elif name in ("adam", "adamax"):
-        cls, kwargs = {"adam": "Adam", "adamax": "Adamax"}[name], {"betas": tuple(cfg.betas), "weight_decay": wd}
+        cls, kwargs = {"adam": "Adam", "adamax": "Adamax"}[name], {"betas": tuple(optim.betas), "weight_decay": wd}
     elif name == "adaptivegains":
-        cls, kwargs = "AdaptiveGains", {"momentum": cfg.momentum, "weight_decay": wd}
+        cls, kwargs = "AdaptiveGains", {"momentum": optim.momentum, "weight_decay": wd}
     elif name == "rprop":
         if wd:
             raise RnnlabError("rprop has no weight decay; leave --weight-decay at 0")
         cls, kwargs = "Rprop", {}
     elif name == "ntasgd":
-        cls, kwargs = "NTASGD", {"weight_decay": wd, "average_from_start": cfg.finetune}
+        cls, kwargs = "NTASGD", {"weight_decay": wd, "average_from_start": optim.finetune}
     elif name in OPTIMIZERS:
         cls, kwargs = {"rmsprop": "RMSprop", "adagrad": "Adagrad", "adadelta": "Adadelta", "asgd": "ASGD"}[name], \
             {"weight_decay": wd}
     else:
         raise RnnlabError(f"unknown optimizer {name!r}")
-    if cfg.finetune and name != "ntasgd":
-        raise RnnlabError("--finetune averages the iterates: it needs --optimizer ntasgd")
     if not hasattr(library, cls):
         where = "torch.optim" if library is torch.optim else "the numpy engine"
         raise RnnlabError(f"{where} has no {name}; use --optim-impl ours with the torch engine")
-    return getattr(library, cls)(params, cfg.lr, **kwargs)
+    return getattr(library, cls)(params, optim.lr, **kwargs)
 
 
-def evaluation_weights(optimizer):
-    """NT-ASGD evaluates (and saves) the averaged weights once averaging has started."""
-    return optimizer.averaged() if hasattr(optimizer, "averaged") else nullcontext()
+class TorchUpdate:
+    """What both torch engines share: the optimizer (rnnlab.optim or torch.optim by cfg.optim.optim_impl),
+    its learning rate, NT-ASGD's averaged weights, and one update from an objective."""
 
-
-@torch.no_grad()
-def perplexity(model, split, pad, batch_size=256, dist=Single()):
-    """exp(mean cross entropy per target token), padding excluded, for a torch model
-    (under torchrun each process takes every N-th batch and the sums are added up)."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    for idx in eval_batches(split, batch_size)[dist.rank::dist.world]:
-        inputs, targets = (torch.from_numpy(a).to(device) for a in padded_batch(split, idx, pad))
-        loss, n = sequence_loss(model(inputs)[0], targets, pad)
-        total, count = total + loss.item(), count + n
-    total, count = dist.all_sum([total, count])
-    model.train(was_training)
-    return exp_or_inf(total / count) if count else float("nan")
-
-
-class TorchOptimizerRate:
-    """lr and set_lr for an engine whose optimizer is a torch.optim.Optimizer (all its groups share one rate)."""
+    def __init__(self, cfg, model, dist):
+        self.cfg, self.model, self.dist, self.carry = cfg, model, dist, None
+        library = rnnlab_optim if cfg.optim.optim_impl == "ours" else torch.optim
+        self.optimizer = make_optimizer(cfg.optim, model.parameters(), library)
 
     @property
     def lr(self):
@@ -94,61 +103,72 @@ class TorchOptimizerRate:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
+    def evaluation_weights(self):
+        return self.optimizer.averaged() if isinstance(self.optimizer, NTASGD) else nullcontext()
+
+    def validated(self, ppl):
+        return isinstance(self.optimizer, NTASGD) and self.optimizer.check(ppl)
+
+    def update(self, objective, loss_total):
+        """Backward of `objective` plus the L1 penalty, gradients summed over processes, clipping; the
+        optimizer steps only if `loss_total` and the gradient are finite. -> (norm before clipping, norms)."""
+        cfg, params = self.cfg, list(self.model.parameters())
+        if cfg.l1:
+            objective = objective + cfg.l1 / self.dist.world * sum(p.abs().sum() for p in params)
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        self.dist.sync_gradients(params)
+        norms = {k: p.grad.norm().item() for k, p in self.model.named_parameters()} if cfg.log_grad_norms else {}
+        grad_norm = clip_gradients(params, cfg.clip_norm, cfg.clip_value, cfg.clip_per_tensor)
+        if math.isfinite(loss_total) and math.isfinite(grad_norm):
+            self.optimizer.step()
+        return grad_norm, norms
+
 
 class PoemBatches:
     """Each step is a shuffled batch of whole poems, padded to the longest. Under torchrun, process r
     takes poems r, r+N, ... of each batch, and a last batch smaller than N is left out."""
-    carry = None
-    dist = Single()
+
+    def __init__(self, batch_size, pad, dist):
+        self.batch_size, self.pad, self.dist = batch_size, pad, dist
 
     def steps_per_epoch(self, split):
-        return math.ceil(len(split) / self.cfg.batch_size)
+        return math.ceil(len(split) / self.batch_size)
 
     def epoch_steps(self, split, rng):
-        batches = epoch_batches(len(split), self.cfg.batch_size, rng)
         r, n = self.dist.rank, self.dist.world
-        return [padded_batch(split, idx[r::n], self.pad) for idx in batches if len(idx) >= n]
+        return [padded_batch(split, idx[r::n], self.pad) for idx in epoch_batches(len(split), self.batch_size, rng)
+                if len(idx) >= n]
 
 
-class TorchEngine(PoemBatches, TorchOptimizerRate):
+class TorchEngine(TorchUpdate):
     def __init__(self, cfg, model, device, vocab, dist=Single()):
-        self.cfg, self.device, self.pad, self.dist = cfg, device, vocab.pad, dist
-        self.model = model.to(device)
-        library = rnnlab_optim if cfg.optim_impl == "ours" else torch.optim
-        self.optimizer = make_optimizer(cfg, self.model.parameters(), library)
+        super().__init__(cfg, model.to(device), dist)
+        self.device, self.pad = device, vocab.pad
+        self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist)
+        self.steps_per_epoch, self.epoch_steps = self.batches.steps_per_epoch, self.batches.epoch_steps
 
-    def step(self, inputs, targets):
-        cfg = self.cfg
-        inputs, targets = torch.from_numpy(inputs).to(self.device), torch.from_numpy(targets).to(self.device)
+    def step(self, batch):
+        inputs, targets = (torch.from_numpy(a).to(self.device) for a in batch)
         loss_sum, n = sequence_loss(self.model(inputs)[0], targets, self.pad)
-        n = int(self.dist.all_sum([n])[0])                 # the global batch's targets: the loss is their mean
-        loss = loss_sum / n
-        if cfg.l1:
-            loss = loss + cfg.l1 / self.dist.world * sum(p.abs().sum() for p in self.model.parameters())
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.dist.sync_gradients(self.model.parameters())
-        norms = {k: p.grad.norm().item() for k, p in self.model.named_parameters()} if cfg.log_grad_norms else {}
-        grad_norm = clip_gradients(self.model.parameters(), cfg.clip_norm, cfg.clip_value, cfg.clip_per_tensor)
-        total = self.dist.all_sum([loss_sum.item()])[0]
-        if math.isfinite(total) and math.isfinite(grad_norm):
-            self.optimizer.step()
-        return total, n, grad_norm, norms
+        n, total = self.dist.all_sum([n, loss_sum.item()])    # the global batch's targets: the loss is their mean
+        grad_norm, norms = self.update(loss_sum / n, total)
+        return Step(total, int(n), grad_norm, norms)
 
     def perplexity(self, split):
-        return perplexity(self.model, split, self.pad, dist=self.dist)
+        return poem_perplexity(self.model, split, self.pad, self.dist)
 
 
-class NumpyEngine(PoemBatches):
+class NumpyEngine:
     """The numpy language model (float32) with the numpy optimizers; CPU only, no dropout."""
 
     def __init__(self, cfg, model, device, vocab, dist=Single()):
-        if device != "cpu":
-            raise RnnlabError("the numpy engine runs on the CPU only; use --device cpu")
         weights = {k: v.cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
-        self.model = NumpyLanguageModel(model.config, weights)
-        self.cfg, self.pad, self.dist, self.params = cfg, vocab.pad, dist, list(self.model.params().values())
-        self.optimizer = make_optimizer(cfg, self.params, numpy_optim)
+        self.model, self.cfg, self.pad, self.carry = NumpyLanguageModel(model.config, weights), cfg, vocab.pad, None
+        self.params = list(self.model.params().values())
+        self.optimizer = make_optimizer(cfg.optim, self.params, numpy_optim)
+        self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist)
+        self.steps_per_epoch, self.epoch_steps = self.batches.steps_per_epoch, self.batches.epoch_steps
 
     @property
     def lr(self):
@@ -157,10 +177,16 @@ class NumpyEngine(PoemBatches):
     def set_lr(self, lr):
         self.optimizer.lr = lr
 
-    def step(self, inputs, targets):
+    def evaluation_weights(self):
+        return nullcontext()
+
+    def validated(self, ppl):
+        return False
+
+    def step(self, batch):
         cfg = self.cfg
         self.optimizer.zero_grad()
-        loss, n = self.model.loss_and_backward(inputs, targets, self.pad)
+        loss, n = self.model.loss_and_backward(*batch, self.pad)
         if cfg.l1:
             for p in self.params:
                 p.d += cfg.l1 * np.sign(p.v)      # d/dv of l1 * |v|
@@ -168,53 +194,52 @@ class NumpyEngine(PoemBatches):
         grad_norm = numpy_optim.clip_gradients(self.params, cfg.clip_norm, cfg.clip_value, cfg.clip_per_tensor)
         if math.isfinite(loss) and math.isfinite(grad_norm):
             self.optimizer.step()
-        return float(loss) * n, n, grad_norm, norms
+        return Step(float(loss) * n, n, grad_norm, norms)
 
     def perplexity(self, split):
         return numpy_perplexity(self.model, split, self.pad)
 
 
-class AWDEngine(TorchOptimizerRate):
+class AWDEngine(TorchUpdate):
     """An AWD-LSTM on the token stream: the train split as batch_size columns walked in BPTT windows
-    (variable length unless cfg.variable_bptt is off), the state carried over within an epoch."""
+    (variable length unless cfg.stream.variable_bptt is off), the state carried over within an epoch.
+    Each window's learning rate is scaled by its length / bptt and restored after the step; <bos>
+    targets are left out of the loss (see rnnlab.data.stream)."""
 
-    def __init__(self, cfg, model, device, vocab):
-        self.cfg, self.device, self.skip = cfg, device, vocab.bos
-        self.model = model.to(device)
-        self.optimizer = make_optimizer(cfg, self.model.parameters(), rnnlab_optim)
-        self.carry, self.streams = None, {}
-
-    def columns(self, split, batch_size):
-        key = (id(split), batch_size)
-        if key not in self.streams:
-            self.streams[key] = (split, stream_columns(split, batch_size, self.device))
-        return self.streams[key][1]
+    def __init__(self, cfg, model, device, vocab, dist=Single()):
+        super().__init__(cfg, model.to(device), dist)
+        self.device, self.skip = device, vocab.bos
 
     def steps_per_epoch(self, split):
-        return math.ceil((len(split.tokens) // self.cfg.batch_size - 1) / self.cfg.bptt)
+        return math.ceil((len(split.tokens) // self.cfg.batch_size - 1) / self.cfg.stream.bptt)
 
     def epoch_steps(self, split, rng):
-        data = self.columns(split, self.cfg.batch_size)
+        data, s = stream_columns(split, self.cfg.batch_size, self.device), self.cfg.stream
         self.carry = None                                       # each epoch starts from a zero state
-        return [(data[:, s:s + n], data[:, s + 1:s + 1 + n], scale)
-                for s, n, scale in bptt_windows(data.shape[1], self.cfg.bptt, rng if self.cfg.variable_bptt else None)]
+        return [(data[:, i:i + n], data[:, i + 1:i + 1 + n], scale)
+                for i, n, scale in bptt_windows(data.shape[1], s.bptt, rng if s.variable_bptt else None)]
 
-    def step(self, inputs, targets, lr_scale):
-        cfg = self.cfg
-        loss, n, norm, self.carry = train_step(self.model, self.optimizer, inputs, targets, self.carry, self.skip,
-                                               lr_scale, cfg.alpha, cfg.beta, cfg.clip_norm)
-        return loss, n, norm, {}
+    def step(self, batch):
+        inputs, targets, lr_scale = batch
+        s, lr = self.cfg.stream, self.lr
+        self.set_lr(lr * lr_scale)
+        dropped, state, raw = self.model.features(inputs, self.carry)
+        loss_sum, n = self.model.loss(dropped, targets, self.skip)
+        objective = loss_sum / max(n, 1) + activation_regularization(dropped, s.alpha) \
+            + temporal_activation_regularization(raw, s.beta)
+        grad_norm, norms = self.update(objective, objective.item())
+        self.set_lr(lr)
+        self.carry = detach_state(state)
+        return Step(loss_sum.item(), n, grad_norm, norms)
 
     def perplexity(self, split):
-        return stream_perplexity(self.model, self.columns(split, 10), self.skip, self.cfg.bptt)
+        return stream_perplexity(self.model, split, self.skip, self.cfg.stream.bptt)
 
 
-def make_engine(cfg, model, device, vocab, dist=Single()):
-    if cfg.model == "awd" and cfg.engine != "torch":
-        raise RnnlabError("AWD-LSTM trains with the torch engine only; leave --engine at torch")
-    if dist.world > 1 and (cfg.model == "awd" or cfg.engine != "torch"):
+def make_engine(cfg, model, device, vocab, dist=Single()) -> Engine:
+    if dist.world > 1 and (cfg.architecture == "awd" or cfg.engine != "torch"):
         raise RnnlabError("torchrun data parallelism covers the torch engine's LSTM; train AWD-LSTM or the numpy "
                           "engine in one process")
-    if cfg.model == "awd":
+    if cfg.architecture == "awd":
         return AWDEngine(cfg, model, device, vocab)
     return {"torch": TorchEngine, "numpy": NumpyEngine}[cfg.engine](cfg, model, device, vocab, dist)

@@ -3,7 +3,7 @@ a crash at any instant leaves the previous state whole.
 
 Tensors: the model's weights ("model.<name>"), every tensor of the optimizer's state_dict, torch's RNG
 state and, for an AWD-LSTM, the hidden state carried between windows. Everything else is JSON in the
-file's metadata: the loop's Progress (position in the data order, early stopping, metrics so far), the
+file's metadata: the loop's Progress (position in the data order, early stopping), the metrics rows so far, the
 optimizer's other values, and Python's RNG state. The tensors keep their dtypes, so a
 resumed run continues bit for bit. Nothing in it is ever unpickled.
 """
@@ -22,7 +22,7 @@ from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_bytes
 
 STATE_FILE = "resume.safetensors"
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass
@@ -42,7 +42,6 @@ class Progress:
     train_tokens: int = 0
     window: dict = field(default_factory=lambda: {"loss": 0.0, "tokens": 0, "time": 0.0})
     stop: str | None = None          # why the run ended, once it has
-    rows: list = field(default_factory=list)   # metrics.csv so far
 
 
 def _split(obj, prefix, tensors):
@@ -74,13 +73,13 @@ def _join(obj, tensors):
     return obj
 
 
-def save_state(run_dir, engine, progress):
-    """Write RUN/resume.safetensors; refuses (RnnlabError) if any weight or optimizer value is not finite."""
+def save_state(run_dir, engine, progress, metrics):
+    """Write RUN/resume.safetensors (`metrics`: the rows of metrics.csv so far); refuses (RnnlabError) if any weight or optimizer value is not finite."""
     tensors = {}
-    meta = {"version": STATE_VERSION, "progress": asdict(progress),
+    meta = {"version": STATE_VERSION, "progress": asdict(progress), "metrics": metrics,
             "model": _split({k: torch.as_tensor(v) for k, v in engine.model.state_dict().items()}, "model", tensors),
             "optimizer": _split(engine.optimizer.state_dict(), "optimizer", tensors),
-            "carry": _split(getattr(engine, "carry", None), "carry", tensors),
+            "carry": _split(engine.carry, "carry", tensors),
             "rng": {"python": random.getstate(), "torch": _split(torch.get_rng_state(), "rng.torch", tensors)}}
     if not all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()):
         raise RnnlabError("refusing to write the training state: a weight or optimizer value is not finite")
