@@ -267,7 +267,7 @@ def test_awd_preset_with_class_softmax_trains_reloads_and_writes_forms(capsys, t
     code, out, err = run(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", "tangshi", "--split", "valid", "--json")
     assert code == 0 and json.loads(out)["perplexity"] < config.vocab_size, err
     fails(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", "tangshi", "--engine", "numpy",
-          match="the numpy engine evaluates the LSTM language model only")
+          match="the numpy engine evaluates the LSTM language model with a full softmax only")
     code, out, err = run(capsys, "generate", "--checkpoint", tmp_path / "run", "--form", "wujue", "--acrostic", "春夏秋冬",
                          "--num", "3", "--seed", "1")
     poems = out.split()
@@ -292,7 +292,7 @@ def test_awd_fine_tuning_continues_a_run_with_averaging_from_the_start(capsys, t
 
 @pytest.mark.parametrize("argv, match", [
     (["--corpus", "tangshi", "--wdrop", "0.2"], "--wdrop is an AWD-LSTM option"),
-    (["--corpus", "tangshi", "--softmax", "class"], "--softmax is an AWD-LSTM option"),
+    (["--corpus", "tangshi", "--softmax", "class"], "--softmax class is for AWD-LSTM"),
     (["--preset", "awd-small", "--corpus", "tangshi", "--finetune"], "give it with --init-from"),
     (["--preset", "awd-small", "--corpus", "tangshi", "--engine", "numpy"], "AWD-LSTM trains with the torch engine only"),
 ])
@@ -305,3 +305,35 @@ def test_time_budget_zero_means_no_limit(capsys, tmp_path):
     code, _, err = run(capsys, "train", "--corpus", "tangshi", "--max-steps", "1", "--out", tmp_path / "run", *TINY)
     assert code == 0, err
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["time_budget"] == 0
+
+
+def test_adaptive_softmax_trains_evaluates_and_writes_every_form(capsys, tmp_path):
+    """The plain LSTM with --softmax adaptive: exact perplexity from `eval`, every strategy and constraint."""
+    import math
+
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.data.dataset import prepare
+    from rnnlab.train.perplexity import poem_perplexity
+
+    code, out, err = run(capsys, "train", "--corpus", "tangshi", "--softmax", "adaptive", "--embed-size", "16",
+                         "--hidden-size", "32", "--max-steps", "4", "--eval-every", "2", "--time-budget", "0",
+                         "--no-progress", "--out", tmp_path / "run")
+    assert code == 0, err
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert ckpt.model.config.softmax == "adaptive"
+    valid = prepare(ckpt.data_config, vocab=ckpt.vocab).valid
+    code, out, err = run(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", "tangshi", "--split", "valid", "--json")
+    assert code == 0, err
+    assert math.isclose(json.loads(out)["perplexity"], poem_perplexity(ckpt.model, valid, ckpt.vocab.pad), rel_tol=1e-6)
+    assert math.isclose(json.loads(out)["perplexity"], ckpt.meta["valid_ppl"], rel_tol=1e-5)
+    for argv in (["--form", "qijue", "--rhyme", "--tones", "--num", "3"], ["--form", "wulv", "--strategy", "beam"],
+                 ["--form", "wujue", "--acrostic", "春月", "--tones", "soft", "--strategy", "greedy"],
+                 ["--start", "月", "--top-k", "20", "--top-p", "0.9", "--num", "2"]):
+        code, out, err = run(capsys, "generate", "--checkpoint", tmp_path / "run", *argv, "--json")
+        assert code == 0, err
+        assert json.loads(out)["poems"]
+    code, out, err = run(capsys, "eval-gen", "--checkpoint", tmp_path / "run", "--form", "qilv", "--rhyme", "--tones",
+                         "--num", "10", "--json")
+    assert code == 0 and json.loads(out)["form_valid"] == 1.0 and json.loads(out)["rhyme"] == 1.0, err
+    fails(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", "tangshi", "--engine", "numpy",
+          match="with a full softmax only")

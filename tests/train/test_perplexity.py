@@ -30,13 +30,15 @@ def explicit_logp(model, seq, state=None):
     return logp[torch.arange(len(seq) - 1), torch.tensor(seq[1:])], state
 
 
-def lstm(seed=0):
+def lstm(seed=0, softmax="full"):
     torch.manual_seed(seed)
-    return LanguageModel(ModelConfig(vocab_size=len(VOCAB), embed_size=6, hidden_size=8)).double().eval()
+    config = ModelConfig(vocab_size=len(VOCAB), embed_size=6, hidden_size=32, softmax=softmax)
+    return LanguageModel(config).double().eval()
 
 
-def test_poem_perplexity_is_exp_of_the_mean_cross_entropy_with_padding_left_out():
-    m = lstm()
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
+def test_poem_perplexity_is_exp_of_the_mean_cross_entropy_with_padding_left_out(softmax):
+    m = lstm(softmax=softmax)
     seqs = encoded(POEMS)
     picked = torch.cat([explicit_logp(m, s)[0] for s in seqs])
     assert len(picked) == sum(len(s) - 1 for s in seqs)

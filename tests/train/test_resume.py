@@ -19,6 +19,7 @@ TINY = ["--corpus", "tangshi", "--embed-size", "8", "--hidden-size", "12", "--ba
         "--no-progress", "--eval-every", "4", "--checkpoint-every", "1"]
 RUNS = {
     "lstm, adam, dropout": ["--dropout", "0.2", "--max-steps", "18"],
+    "lstm, adaptive softmax": ["--softmax", "adaptive", "--hidden-size", "32", "--max-steps", "18"],
     "numpy engine, nesterov": ["--engine", "numpy", "--optimizer", "nesterov", "--lr", "0.5", "--max-steps", "18"],
     "awd-lstm, nt-asgd": ["--preset", "awd-small", "--num-layers", "2", "--bptt", "10", "--epochs", "3",
                           "--eval-every", "5", "--patience", "50"],

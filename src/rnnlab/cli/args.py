@@ -175,6 +175,10 @@ def build_parser():
                    help=f"dropout on the last LSTM layer's output; plain LSTM: also between layers, AWD-LSTM: locked "
                         f"(between layers: --dropouth) ({d('dropout')})")
     g.add_argument("--init", choices=["uniform", "orthogonal"], help=f"parameter initialisation, plain LSTM ({d('init')})")
+    g.add_argument("--softmax", choices=["full", "adaptive", "class"],
+                   help=f"the output layer: full; adaptive (plain LSTM: frequent characters in a head, the rest in "
+                        f"smaller clusters, exact log-probabilities); class (AWD-LSTM: class-based softmax over "
+                        f"frequency classes) ({d('softmax')})")
     g.add_argument("--init-from", metavar="CHECKPOINT", help="start from this checkpoint's model, weights and vocabulary")
     g = tr.add_argument_group("AWD-LSTM (with --preset awd or awd-small: stream training in BPTT windows)")
     g.add_argument("--bptt", type=positive_int, help=f"mean window length ({d('bptt')})")
@@ -190,7 +194,6 @@ def build_parser():
                    help=f"decoder weight = embedding; the last layer then has --embed-size units ({d('tied')})")
     g.add_argument("--residual", action=argparse.BooleanOptionalAction,
                    help=f"add each layer's input to its output where the sizes agree ({d('residual')})")
-    g.add_argument("--softmax", choices=["full", "class"], help=f"class: class-based softmax over frequency classes ({d('softmax')})")
     g.add_argument("--classes", dest="n_classes", type=positive_int, metavar="N",
                    help="number of classes of --softmax class (default: sqrt of the vocabulary)")
     g.add_argument("--finetune", action="store_const", const=True,

@@ -100,8 +100,8 @@ def cmd_eval(args):
     from rnnlab.data.dataset import Split, prepare
 
     ckpt = load_checkpoint(args.checkpoint, dtype=torch.float64 if args.float64 or args.engine == "numpy" else torch.float32)
-    if args.engine == "numpy" and architecture(ckpt.model) != "lstm":
-        raise RnnlabError("the numpy engine evaluates the LSTM language model only; use --engine torch for AWD-LSTM")
+    if args.engine == "numpy" and (architecture(ckpt.model) != "lstm" or ckpt.model.config.softmax != "full"):
+        raise RnnlabError("the numpy engine evaluates the LSTM language model with a full softmax only; use --engine torch")
     config = replace(ckpt.data_config, corpus=args.corpus)
     data = prepare(config, vocab=ckpt.vocab, fetch_missing=args.corpus == "tang")
     if args.engine == "numpy":

@@ -14,9 +14,19 @@ class ModelConfig:
     activation: str = "tanh"      # applied to the embeddings, as in the reference
     dropout: float = 0.0          # on the LSTM output (and between layers)
     init: str = "uniform"         # uniform (the reference's) | orthogonal
+    softmax: str = "full"         # full | adaptive (Grave et al. 2017: frequent characters cost less)
+    cutoffs: tuple = ()           # adaptive: where its clusters begin, in vocabulary ids; () = 10% and 40% in
+
+    def __post_init__(self):
+        object.__setattr__(self, "cutoffs", tuple(self.cutoffs))     # a list when read back from JSON
 
     def to_dict(self):
         return asdict(self)
+
+    def adaptive_cutoffs(self):
+        """The adaptive softmax's cluster boundaries: the vocabulary is sorted by frequency, so the head
+        holds the most frequent 10% of the ids and two smaller-dimension clusters the rest."""
+        return self.cutoffs or (round(self.vocab_size * 0.1), round(self.vocab_size * 0.4))
 
 
 @dataclass(frozen=True)

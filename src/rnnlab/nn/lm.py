@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnlab.errors import RnnlabError
 from rnnlab.nn.cells import CELLS, make_lstm
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "none": lambda x: x}
@@ -16,7 +17,16 @@ class LanguageModel(nn.Module):
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
         self.rnn = make_lstm(config.cell, config.embed_size, config.hidden_size, config.num_layers, config.dropout)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        if config.softmax == "adaptive":
+            cutoffs = list(config.adaptive_cutoffs())
+            if not (0 < cutoffs[0] and all(a < b for a, b in zip(cutoffs, cutoffs[1:] + [config.vocab_size]))):
+                raise RnnlabError(f"adaptive softmax cutoffs {cutoffs} do not fit a vocabulary of {config.vocab_size}")
+            # each cluster further from the head gets a projection 4x smaller (div_value, the paper's setting)
+            self.decoder = nn.AdaptiveLogSoftmaxWithLoss(config.hidden_size, config.vocab_size, cutoffs, div_value=4.0)
+        elif config.softmax == "full":
+            self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        else:
+            raise ValueError(f"unknown softmax {config.softmax!r}")
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -40,17 +50,29 @@ class LanguageModel(nn.Module):
                 bound = self.decoder.in_features ** -0.5
                 nn.init.uniform_(p, -bound, bound)
 
-    def forward(self, tokens, state=None):
-        """tokens (B, T) -> logits (B, T, vocab), final (h, c)."""
+    def features(self, tokens, state=None):
+        """tokens (B, T) -> the LSTM's output after dropout (B, T, H), final (h, c)."""
         x = ACTIVATIONS[self.config.activation](self.embedding(tokens))
         out, state = self.rnn(x, state)
-        out = F.dropout(out, self.config.dropout, self.training)
-        return self.decoder(out), state
+        return F.dropout(out, self.config.dropout, self.training), state
+
+    def forward(self, tokens, state=None):
+        """tokens (B, T) -> logits (B, T, vocab) (the adaptive softmax: exact log-probabilities), final (h, c)."""
+        h, state = self.features(tokens, state)
+        if self.config.softmax == "adaptive":
+            return self.decoder.log_prob(h.reshape(-1, h.shape[-1])).view(*h.shape[:2], -1), state
+        return self.decoder(h), state
 
     def summed_loss(self, inputs, targets, ignore_index, state=None):
-        """(summed cross entropy of the targets that are not ignore_index, their count, final state)."""
-        logits, state = self(inputs, state)
-        return (*sequence_loss(logits, targets, ignore_index), state)
+        """(summed cross entropy of the targets that are not ignore_index, their count, final state); the
+        adaptive softmax computes only the clusters the targets fall in."""
+        if self.config.softmax != "adaptive":
+            logits, state = self(inputs, state)
+            return (*sequence_loss(logits, targets, ignore_index), state)
+        h, state = self.features(inputs, state)
+        keep = targets.reshape(-1) != ignore_index
+        picked = self.decoder(h.reshape(-1, h.shape[-1])[keep], targets.reshape(-1)[keep]).output
+        return -picked.sum(), int(keep.sum()), state
 
 
 def sequence_loss(logits, targets, pad):

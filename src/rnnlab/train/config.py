@@ -106,7 +106,9 @@ NEEDS = {
     "finetune": (lambda c: c.optim.optimizer == "ntasgd", "--optimizer ntasgd (it averages the iterates)"),
     "clip_per_tensor": (lambda c: c.clip_norm is not None, "--clip-norm (the norm each tensor is clipped to)"),
     "n_classes": (lambda c: getattr(c.model, "softmax", "full") == "class", "--softmax class"),
+    "cutoffs": (lambda c: c.model.softmax == "adaptive", "--softmax adaptive"),
 }
+SOFTMAXES = {"lstm": ("full", "adaptive"), "awd": ("full", "class")}
 
 
 def build_config(preset="seed-large", init_from=None, **options):
@@ -144,6 +146,12 @@ def build_config(preset="seed-large", init_from=None, **options):
         uses, needs = NEEDS.get(key, (lambda c: True, ""))
         if not uses(cfg):
             raise RnnlabError(f"{flag(key)} is not used by this run: it needs {needs}")
+    if cfg.model.softmax not in SOFTMAXES[arch]:
+        other = next(a for a, kinds in SOFTMAXES.items() if cfg.model.softmax in kinds)
+        raise RnnlabError(f"--softmax {cfg.model.softmax} is for {'AWD-LSTM (--preset awd or awd-small)' if other == 'awd' else 'the plain LSTM'};"
+                          f" {describe(arch)} has {' or '.join(SOFTMAXES[arch])}")
+    if cfg.engine == "numpy" and cfg.model.softmax != "full":
+        raise RnnlabError("the numpy engine has a full softmax only; leave --softmax at full or use --engine torch")
     if cfg.engine == "numpy" and arch == "awd":
         raise RnnlabError("AWD-LSTM trains with the torch engine only; leave --engine at torch")
     if cfg.engine == "numpy" and cfg.device == "cuda":
@@ -162,3 +170,7 @@ def lookup(cfg, name):
         if section is not None and name in {f.name for f in fields(section)}:
             return getattr(section, name)
     return None
+
+
+def describe(arch):
+    return "AWD-LSTM" if arch == "awd" else "the plain LSTM"

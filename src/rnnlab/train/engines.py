@@ -16,7 +16,6 @@ from rnnlab.data.batches import epoch_batches, padded_batch
 from rnnlab.data.stream import bptt_windows
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.awd import detach_state
-from rnnlab.nn.lm import sequence_loss
 from rnnlab.nn.regularize import activation_regularization, temporal_activation_regularization
 from rnnlab.numpy import optim as numpy_optim
 from rnnlab.numpy.lm import LanguageModel as NumpyLanguageModel
@@ -150,7 +149,7 @@ class TorchEngine(TorchUpdate):
 
     def step(self, batch):
         inputs, targets = (torch.from_numpy(a).to(self.device) for a in batch)
-        loss_sum, n = sequence_loss(self.model(inputs)[0], targets, self.pad)
+        loss_sum, n, _ = self.model.summed_loss(inputs, targets, self.pad)
         n, total = self.dist.all_sum([n, loss_sum.item()])    # the global batch's targets: the loss is their mean
         grad_norm, norms = self.update(loss_sum / n, total)
         return Step(total, int(n), grad_norm, norms)
