@@ -119,3 +119,23 @@ def test_other_format_version(ckpt_dir):
 def test_python_api_generates(tiny_run):
     poems = rnnlab.load(tiny_run.run_dir).generate(start="月", num=2, temperature=0.8, max_len=12, seed=3)
     assert len(poems) == 2 and all(p.startswith("月") and len(p) <= 12 for p in poems)
+
+
+def test_a_safetensors_file_whose_header_length_starts_with_0x80_is_not_taken_for_a_pickle(tmp_path):
+    """The first byte of a safetensors file is the low byte of its header length: 0x80 happens (it did
+    for a training state in CI), and must not be mistaken for pickle's protocol marker."""
+    from safetensors.torch import save
+
+    from rnnlab.checkpoint import refuse_pickle
+
+    path = tmp_path / "x.safetensors"
+    for pad in range(600):
+        data = save({"w": torch.zeros(2)}, metadata={"pad": "x" * pad})
+        if data[0] == 0x80:
+            break
+    assert data[0] == 0x80
+    path.write_bytes(data)
+    refuse_pickle(path)                                      # accepted
+    path.write_bytes(b"\x80\x04" + data[2:40])               # a pickle-looking head without a safetensors header
+    with pytest.raises(RnnlabError, match="a pickle"):
+        refuse_pickle(path)

@@ -91,10 +91,13 @@ def refuse_pickle(path):
     as such. Nothing here is ever unpickled: unpickling runs whatever code the file asks for."""
     with open(path, "rb") as f:
         head = f.read(9)
+    # safetensors: an 8-byte little-endian header length, then the JSON header. That length's first byte
+    # may be anything (0x80 too), so the safetensors shape is recognised before any pickle signature.
+    if len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < Path(path).stat().st_size:
+        return
     if head[:1] == b"\x80" or head.startswith(b"PK\x03\x04"):
         raise RnnlabError(f"{path}: a pickle (torch.save) file; rnnlab reads safetensors only and never unpickles")
-    if len(head) < 9 or head[8:9] != b"{":
-        raise RnnlabError(f"{path}: not a safetensors file (truncated or corrupted?)")
+    raise RnnlabError(f"{path}: not a safetensors file (truncated or corrupted?)")
 
 
 def weights_are_finite(model):
