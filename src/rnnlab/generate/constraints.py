@@ -62,9 +62,10 @@ class Constraints:
         allowed[rows] = torch.nn.functional.one_hot(forced[rows], len(self.vocab)).bool()
         return allowed, bonus
 
-    def walk_start(self, refusal):
-        """Feed the start text through the rules with one row; `refusal(step, ch, forced)` names the first
-        rule a character breaks (forced: the token a rule forces there, or -1). Then back to a fresh state."""
+    def walk_start(self):
+        """Feed the start text through the rules with one row; the subclass's refusal(step, ch, forced) names
+        the first rule a character breaks (forced: the token a rule forces there, or -1). Then back to a
+        fresh state."""
         rows, self.rows = self.rows, 1
         self.reset(1)
         for step, ch in enumerate(self.start):
@@ -72,7 +73,7 @@ class Constraints:
             allowed, _ = self.rules(step, forced)
             token = self.vocab.stoi[ch]
             if (forced[0] >= 0 and forced[0] != token) or (forced[0] < 0 and not allowed[0, token]):
-                raise RnnlabError(refusal(step, ch, int(forced[0])), "start")
+                raise RnnlabError(self.refusal(step, ch, int(forced[0])), "start")
             self.advance(torch.tensor([token], device=self.device), reopen=False)
         self.rows = rows
         self.reset(rows)
@@ -101,7 +102,7 @@ class FreeConstraints(Constraints):
             raise RnnlabError("the start text cannot begin with punctuation", "start")
         if len(self.acrostic) * 2 > self.length:
             raise RnnlabError(f"max-len ({self.length}) is too short for a {len(self.acrostic)}-line acrostic", "max_len")
-        self.walk_start(self.refusal)
+        self.walk_start()
 
     def refusal(self, step, ch, forced):
         line = int(self.line[0])
@@ -168,7 +169,7 @@ class RegulatedConstraints(Constraints):
                               f"{self.name}", "acrostic")
         if len(self.start) > self.length:
             raise RnnlabError(f"the start text is longer than a whole {self.name}", "start")
-        self.walk_start(self.refusal)
+        self.walk_start()
 
     def reset(self, rows):
         super().reset(rows)

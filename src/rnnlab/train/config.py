@@ -124,11 +124,11 @@ def build_config(preset="seed-large", init_from=None, **options):
                           f"{'awd' if other == 'awd' else 'seed'}-* --preset")
     sections = {"data": DataConfig, "model": MODEL_CONFIGS[arch], "optim": OptimConfig,
                 "stream": StreamConfig if arch == "awd" else None, "loop": TrainConfig}
+    nested = {"data", "model", "optim", "stream", "vocab_size"}       # set by build_config or the data, not by name
+    names = {name: {f.name for f in fields(cls)} - nested for name, cls in sections.items() if cls}
     routed = {name: {} for name in sections}
     for key, value in values.items():
-        where = next((name for name, cls in sections.items()
-                      if cls and key in {f.name for f in fields(cls)} - {"data", "model", "optim", "stream", "vocab_size"}),
-                     None)
+        where = next((name for name, known in names.items() if key in known), None)
         if where is None:
             raise RnnlabError(f"{flag(key)} is an AWD-LSTM option: add --preset awd or awd-small" if arch == "lstm" else
                               f"{flag(key)} is a plain-LSTM option, not used by AWD-LSTM")
