@@ -22,16 +22,25 @@ def needs_data(*parts):
     return pytest.mark.skipif(not path.exists(), reason=f"{path} missing; set RNNLAB_DATA")
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
+def train_tiny(tmp_path_factory, preset):
     """A run trained for a few steps on the handout corpus with a tiny model."""
     from rnnlab.data.dataset import prepare
     from rnnlab.train.config import build_config
     from rnnlab.train.loop import train
 
     os.environ["RNNLAB_CACHE"] = str(tmp_path_factory.getbasetemp() / "cache")
-    cfg = build_config(corpus="tangshi", embed_size=16, hidden_size=24, batch_size=16, max_steps=6,
+    cfg = build_config(preset, corpus="tangshi", embed_size=16, hidden_size=24, batch_size=16, max_steps=6,
                        eval_every=3, time_budget=0, device="cpu")
-    run_dir = tmp_path_factory.mktemp("tiny") / "run"
-    result = train(cfg, prepare(cfg.data), run_dir, progress=False)
-    return result
+    return train(cfg, prepare(cfg.data), tmp_path_factory.mktemp(preset) / "run", progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The default preset's model (adaptive softmax), as every downstream command must take it."""
+    return train_tiny(tmp_path_factory, "cpu-fast")
+
+
+@pytest.fixture(scope="session")
+def tiny_full_run(tmp_path_factory):
+    """seed-large's model (full softmax), which the numpy engine can load too."""
+    return train_tiny(tmp_path_factory, "seed-large")

@@ -144,19 +144,45 @@ def test_gradcheck_command_reports_every_gradient_within_the_limit(capsys):
     assert {("lstm", "weight_hh_l1"), ("lstm", "c0"), ("rnn", "U_l0"), ("language model", "embedding.weight")} <= names
 
 
-def test_eval_gives_the_same_perplexity_in_both_engines(capsys, tiny_run):
+def test_eval_gives_the_same_perplexity_in_both_engines(capsys, tiny_full_run):
     ppl = {}
     for engine in ("torch", "numpy"):
-        code, out, _ = run(capsys, "eval", "--checkpoint", tiny_run.run_dir, "--corpus", "tangshi", "--split", "valid",
+        code, out, _ = run(capsys, "eval", "--checkpoint", tiny_full_run.run_dir, "--corpus", "tangshi", "--split", "valid",
                            "--engine", engine, "--float64", "--json")
         assert code == 0
         ppl[engine] = json.loads(out)["perplexity"]
     assert abs(ppl["numpy"] - ppl["torch"]) <= 1e-6 * ppl["torch"]
 
 
+def test_eval_of_the_default_model_equals_a_direct_computation(capsys, tiny_run):
+    """`rnnlab eval` of the default preset's checkpoint (adaptive softmax) = exp of the mean -log p of every
+    target, each poem fed alone through forward(), which gives the full distribution."""
+    import math
+
+    import torch
+
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.data.dataset import prepare
+
+    code, out, _ = run(capsys, "eval", "--checkpoint", tiny_run.run_dir, "--corpus", "tangshi", "--split", "valid",
+                       "--float64", "--json")
+    assert code == 0
+    ckpt = load_checkpoint(tiny_run.run_dir, dtype=torch.float64)
+    assert ckpt.model.config.softmax == "adaptive"
+    valid = prepare(ckpt.data_config, vocab=ckpt.vocab).valid
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(len(valid)):
+            seq = torch.as_tensor(valid[i], dtype=torch.long)
+            logp, _ = ckpt.model.eval()(seq[None, :-1])
+            total -= logp[0].gather(1, seq[1:, None]).sum().item()
+            count += len(seq) - 1
+    assert json.loads(out)["perplexity"] == pytest.approx(math.exp(total / count), rel=1e-10)
+
+
 def test_numpy_engine_lowers_perplexity_and_its_checkpoint_writes_poems(capsys, tmp_path):
     out_dir = tmp_path / "run"
-    code, out, err = run(capsys, "train", "--engine", "numpy", "--corpus", "tangshi", "--epochs", "3",
+    code, out, err = run(capsys, "train", "--preset", "seed-large", "--engine", "numpy", "--corpus", "tangshi", "--epochs", "3",
                          "--eval-every", "1000", "--lr", "0.01", "--out", out_dir, *TINY)
     assert code == 0, err
     ppls = [float(line.split("valid ppl")[1].split()[0]) for line in out.splitlines() if "valid ppl" in line]
@@ -186,7 +212,7 @@ def test_ours_and_torchs_adam_train_the_same_model(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv, match", [
     (["--optimizer", "ntasgd", "--optim-impl", "torch"], "torch.optim has no ntasgd"),
-    (["--optimizer", "adaptivegains", "--engine", "numpy"], "the numpy engine has no adaptivegains"),
+    (["--preset", "seed-large", "--optimizer", "adaptivegains", "--engine", "numpy"], "the numpy engine has no adaptivegains"),
     (["--optimizer", "rprop", "--weight-decay", "0.1"], "rprop has no weight decay"),
 ])
 def test_bad_optimizer_requests(capsys, tmp_path, argv, match):

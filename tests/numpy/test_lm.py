@@ -79,8 +79,8 @@ def test_one_sgd_step_gives_the_same_parameters():
 
 
 @needs_data("tangshi.txt")
-def test_same_checkpoint_same_perplexity_in_both_engines(tiny_run):
-    ckpt = load_checkpoint(tiny_run.run_dir, dtype=torch.float64)
+def test_same_checkpoint_same_perplexity_in_both_engines(tiny_full_run):
+    ckpt = load_checkpoint(tiny_full_run.run_dir, dtype=torch.float64)
     data = prepare(ckpt.data_config, vocab=ckpt.vocab)
     weights = {k: v.numpy().copy() for k, v in ckpt.model.state_dict().items()}
     ours = perplexity(LanguageModel(ckpt.model.config, weights), data.valid, ckpt.vocab.pad)

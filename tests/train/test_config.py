@@ -49,7 +49,7 @@ def test_an_option_the_run_would_not_use_is_refused(capsys, tmp_path, argv, matc
 @pytest.mark.parametrize("argv, match", [
     (["--embed-size", "64"], "--embed-size: the model comes from --init-from's checkpoint; drop it"),
     (["--dropout", "0.2"], "--dropout: the model comes from --init-from's checkpoint"),
-    (["--preset", "awd-small"], "--init-from gives a plain LSTM: choose a seed-* --preset"),
+    (["--preset", "awd-small"], "--init-from gives a plain LSTM: choose cpu-fast or a seed-* --preset"),
 ])
 def test_init_from_takes_the_model_from_the_checkpoint(capsys, tmp_path, tiny_run, argv, match):
     fails(capsys, "train", "--corpus", "tangshi", "--init-from", tiny_run.run_dir, "--time-budget", "0", *argv,
@@ -57,11 +57,12 @@ def test_init_from_takes_the_model_from_the_checkpoint(capsys, tmp_path, tiny_ru
     assert not (tmp_path / "run").exists()
 
 
-def test_help_shows_the_defaults_that_apply(capsys):
+def test_help_shows_the_defaults_that_apply(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")                  # no line breaks inside "seed-large"
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "learning rate (default: 0.001; awd 30, awd-small 20)" in text
+    assert "learning rate (default: 0.005; seed-small 0.001, seed-large 0.001, awd 30, awd-small 20)" in text
     assert "mean window length (default: awd 70, awd-small 35)" in text
     assert "(default: 49; seed-small 25, awd 400, awd-small 400)" in text
 

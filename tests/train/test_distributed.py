@@ -19,11 +19,16 @@ ARGS = ["--corpus", "tangshi", "--embed-size", "8", "--hidden-size", "12", "--ba
         "--eval-every", "3", "--checkpoint-every", "4", "--time-budget", "0", "--no-progress", "--device", "cpu"]
 
 
-def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, capsys):
-    assert main(["train", *ARGS, "--out", str(tmp_path / "one")]) == 0
+@pytest.mark.parametrize("preset", [
+    ["--preset", "cpu-fast", "--warmup", "2", "--valid-subset", "5"],     # adaptive softmax, cosine, subset validation
+    ["--preset", "seed-large", "--bucket"],                               # full softmax, length buckets
+])
+def test_two_processes_equal_one_with_the_same_global_batch(preset, tmp_path, capsys):
+    args = ARGS + preset
+    assert main(["train", *args, "--out", str(tmp_path / "one")]) == 0
     capsys.readouterr()
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           "-m", "rnnlab", "train", *ARGS, "--out", str(tmp_path / "two")],
+                           "-m", "rnnlab", "train", *args, "--out", str(tmp_path / "two")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("best validation perplexity") == 1                 # rank 0 alone reports

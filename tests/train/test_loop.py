@@ -15,7 +15,8 @@ pytestmark = needs_data("tangshi.txt")
 
 
 def tiny(**overrides):
-    base = dict(corpus="tangshi", embed_size=16, hidden_size=24, batch_size=16, time_budget=0, device="cpu")
+    base = dict(preset="seed-large", corpus="tangshi", embed_size=16, hidden_size=24, batch_size=16, time_budget=0,
+                device="cpu")
     return build_config(**{**base, **overrides})
 
 
@@ -83,6 +84,17 @@ def test_presets_follow_the_reference():
     assert PRESETS["seed-large"] == {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49}
     cfg = build_config("seed-large", hidden_size=128)
     assert cfg.model.hidden_size == 128 and cfg.data.seq_len == 49 and cfg.optim.betas == (0.5, 0.99)
+
+
+def test_the_default_preset_is_seed_large_trained_differently_on_the_same_data():
+    """cpu-fast keeps seed-large's data (so the validation split is the same poems), its model shape and
+    Adam's betas; it differs in the output layer, the learning rate and its schedule, and validation."""
+    default, reference = build_config(), build_config("seed-large")
+    assert default == build_config("cpu-fast") and default.data == reference.data
+    same_shape = ("embed_size", "hidden_size", "num_layers", "cell", "activation", "dropout", "init")
+    assert all(getattr(default.model, k) == getattr(reference.model, k) for k in same_shape)
+    assert default.optim.betas == reference.optim.betas and default.batch_size == reference.batch_size
+    assert (default.model.softmax, default.schedule, default.valid_subset) == ("adaptive", "cosine", 1000)
 
 
 def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):

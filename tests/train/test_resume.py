@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 from rnnlab.cli import main
+from rnnlab.train.schedule import lr_factor
 from rnnlab.train.state import STATE_FILE, load_state
 from tests.conftest import needs_data
 
@@ -18,9 +19,10 @@ pytestmark = needs_data("tangshi.txt")
 TINY = ["--corpus", "tangshi", "--embed-size", "8", "--hidden-size", "12", "--batch-size", "16", "--time-budget", "0",
         "--no-progress", "--eval-every", "4", "--checkpoint-every", "1"]
 RUNS = {
-    "lstm, adam, dropout": ["--dropout", "0.2", "--max-steps", "18"],
-    "lstm, adaptive softmax": ["--softmax", "adaptive", "--hidden-size", "32", "--max-steps", "18"],
-    "numpy engine, nesterov": ["--engine", "numpy", "--optimizer", "nesterov", "--lr", "0.5", "--max-steps", "18"],
+    "cpu-fast (adaptive softmax, warm-up, cosine, subset validation), dropout": [
+        "--dropout", "0.2", "--warmup", "4", "--valid-subset", "10", "--hidden-size", "32", "--max-steps", "18"],
+    "seed-large, length buckets": ["--preset", "seed-large", "--bucket", "--max-steps", "18"],
+    "numpy engine, nesterov": ["--preset", "seed-large", "--engine", "numpy", "--optimizer", "nesterov", "--lr", "0.5", "--max-steps", "18"],
     "awd-lstm, nt-asgd": ["--preset", "awd-small", "--num-layers", "2", "--bptt", "10", "--epochs", "3",
                           "--eval-every", "5", "--patience", "50"],
 }
@@ -127,9 +129,11 @@ def test_an_interrupted_state_write_leaves_the_previous_one(tmp_path, monkeypatc
     assert [p.name for p in run.iterdir() if p.name.endswith(".tmp")] == []
 
 
-def test_non_finite_steps_are_skipped_then_rolled_back_with_half_the_learning_rate(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("preset", ["seed-large", "cpu-fast"])
+def test_non_finite_steps_are_skipped_then_rolled_back_with_half_the_learning_rate(preset, tmp_path, monkeypatch, capsys):
     """Steps 6-8 and 12-14 get a NaN gradient: each is skipped; with --max-bad-steps 3 each streak sends the
-    run back to its last saved state (saves every 4 steps: step 4, then step 12) with the learning rate halved."""
+    run back to its last saved state (saves every 4 steps: step 4, then step 12) with the learning rate halved
+    (a scheduled one: the schedule's rate times 1/2 per roll-back)."""
     import rnnlab.train.engines as engines
 
     poisoned, calls = {6, 7, 8, 12, 13, 14}, {"n": 0}
@@ -143,15 +147,18 @@ def test_non_finite_steps_are_skipped_then_rolled_back_with_half_the_learning_ra
         return original(params, *args)
     monkeypatch.setattr(engines, "clip_gradients", poison)
     run = tmp_path / "run"
-    assert main(["train", *TINY, "--max-steps", "16", "--checkpoint-every", "4", "--max-bad-steps", "3",
+    assert main(["train", *TINY, "--preset", preset, "--max-steps", "16", "--checkpoint-every", "4", "--max-bad-steps", "3",
                  "--optimizer", "sgd", "--lr", "0.4", "--out", str(run)]) == 0
     out = capsys.readouterr().out
     assert "6 steps with a non-finite loss or gradient were skipped" in out
     assert out.count("3 non-finite steps in a row: back to the last saved state") == 2
     state = load_state(run)
     assert state["progress"]["rollbacks"] == 2 and state["progress"]["nonfinite"] == 6
-    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.1)
+    assert state["progress"]["lr_scale"] == 0.25
+    schedule = [1.0] * 16 if preset == "seed-large" else [lr_factor("cosine", s, 20, 16) for s in range(16)]
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.1 * schedule[15])
     rows = {int(r["step"]): r for r in csv.DictReader(open(run / "metrics.csv"))}
-    assert [float(rows[s]["lr"]) for s in (4, 8, 12, 16)] == pytest.approx([0.4, 0.2, 0.2, 0.1])
+    assert [float(rows[s]["lr"]) for s in (4, 8, 12, 16)] == \
+        pytest.approx([0.4 * schedule[3], 0.2 * schedule[7], 0.2 * schedule[11], 0.1 * schedule[15]])
     assert rows[8]["valid_ppl"] == rows[4]["valid_ppl"]          # step 8 evaluated step 4's weights, rolled back
     assert math.isfinite(float(rows[16]["valid_ppl"]))

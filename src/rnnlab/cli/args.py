@@ -103,11 +103,11 @@ def data_default(name):
 
 
 def train_default(name):
-    """'default: V' of a training option as it applies: seed-large's value, then each preset that differs."""
-    from rnnlab.train.config import PRESETS, build_config, lookup
+    """'default: V' of a training option as it applies: the default preset's value, then each preset that differs."""
+    from rnnlab.train.config import DEFAULT_PRESET, PRESETS, build_config, lookup
 
     values = {preset: lookup(build_config(preset), name) for preset in PRESETS}
-    base = values.pop("seed-large")
+    base = values.pop(DEFAULT_PRESET)
     others = ", ".join(f"{preset} {show(v)}" for preset, v in values.items() if v is not None and v != base)
     if base is None:
         return f"default: {others}"
@@ -124,7 +124,8 @@ def data_overrides(args):
 
 
 def build_parser():
-    from rnnlab.train.config import OPTIMIZERS, PRESETS
+    from rnnlab.train.config import DEFAULT_PRESET, OPTIMIZERS, PRESETS
+    from rnnlab.train.schedule import SCHEDULES
 
     parser = Parser(prog="rnnlab", description="Recurrent language models: train an LSTM on Tang poems and let it write poems.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -153,7 +154,7 @@ def build_parser():
 
     tr = sub.add_parser("train", help="train a character LSTM language model (no arguments: the main job)",
                         description="Train a character LSTM language model. With no arguments: the full Tang corpus, "
-                                    "the seed-large model, 15 minutes, then poems for 日 红 山 夜 湖 海 月. An option "
+                                    "the cpu-fast model, 15 minutes, then poems for 日 红 山 夜 湖 海 月. An option "
                                     "the chosen model, engine or optimizer would not use is refused.")
     add_data_args(tr, train_default)
     d = train_default
@@ -161,7 +162,7 @@ def build_parser():
     g.add_argument("--preset", choices=list(PRESETS),
                    help="sizes (embedding/hidden, batch, length): " + "; ".join(
                        f"{name}: {p['embed_size']}/{p['hidden_size']}, {p['batch_size']}, {p['seq_len']}" for name, p in PRESETS.items())
-                   + " (default: seed-large)")
+                   + f" (default: {DEFAULT_PRESET}: the most accurate in a CPU-time budget; seed-*: the reference's settings)")
     g.add_argument("--engine", choices=["torch", "numpy"],
                    help=f"torch, or numpy (hand-written backward, numpy optimizers, CPU) ({d('engine')})")
     g.add_argument("--cell", choices=["autograd", "manual", "native"],
@@ -200,10 +201,17 @@ def build_parser():
                    help="fine-tuning stage: NT-ASGD averages from the first step (with --init-from a trained run)")
     g = tr.add_argument_group("optimisation")
     g.add_argument("--optimizer", choices=OPTIMIZERS, help=f"Adam's betas are the reference's (0.5, 0.99) ({d('optimizer')})")
+    g.add_argument("--betas", type=probability, nargs=2, metavar=("B1", "B2"), help=f"Adam's and AdaMax's betas ({d('betas')})")
     g.add_argument("--optim-impl", choices=["ours", "torch"],
                    help=f"ours: rnnlab.optim, written from the formulas; torch: torch.optim's class of the same name ({d('optim_impl')})")
     g.add_argument("--lr", type=positive_float, help=f"learning rate ({d('lr')})")
+    g.add_argument("--schedule", choices=SCHEDULES,
+                   help=f"learning rate after the warm-up: constant, or cosine decay to 0 when the run ends (its "
+                        f"--max-steps, epochs or --time-budget) ({d('schedule')})")
+    g.add_argument("--warmup", type=non_negative_int, metavar="STEPS", help=f"linear learning-rate warm-up ({d('warmup')})")
     g.add_argument("--batch-size", type=positive_int, help=f"sequences per step ({d('batch_size')})")
+    g.add_argument("--bucket", action=argparse.BooleanOptionalAction,
+                   help=f"batch poems of similar length together, less padding ({d('bucket')})")
     g.add_argument("--epochs", type=positive_int, help=f"({d('epochs')})")
     g.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps (default: no limit)")
     g.add_argument("--time-budget", type=non_negative_float, metavar="MINUTES", help=f"stop after this long, 0 = no limit ({d('time_budget')})")
@@ -214,6 +222,9 @@ def build_parser():
     g.add_argument("--l1", type=non_negative_float, help=f"L1 penalty ({d('l1')})")
     g.add_argument("--log-grad-norms", action="store_const", const=True, help="per-parameter gradient norms in metrics.csv")
     g.add_argument("--eval-every", type=positive_int, help=f"validate every N steps and at each epoch end ({d('eval_every')})")
+    g.add_argument("--valid-subset", type=non_negative_int, metavar="N",
+                   help=f"validate on the first N validation poems while training, on all of them at the end; 0 = all "
+                        f"({d('valid_subset')})")
     g.add_argument("--patience", type=positive_int, help=f"stop after N evaluations without improvement ({d('patience')})")
     g.add_argument("--seed", type=int, help=f"seed for initialisation, data order and sampling ({d('seed')})")
     g.add_argument("--device", choices=["cpu", "cuda", "auto"], help=f"auto: cuda when available ({d('device')})")

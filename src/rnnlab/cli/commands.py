@@ -50,7 +50,7 @@ def cmd_train(args):
         sys.stdout = open(os.devnull, "w")
     from rnnlab.checkpoint import load_checkpoint
     from rnnlab.data.dataset import prepare
-    from rnnlab.train.config import build_config
+    from rnnlab.train.config import DEFAULT_PRESET, build_config
     from rnnlab.train.loop import pick_device, resume_run, train
 
     options = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
@@ -64,7 +64,7 @@ def cmd_train(args):
     if args.finetune and not args.init_from:
         raise RnnlabError("--finetune continues a trained model: give it with --init-from")
     init = load_checkpoint(args.init_from) if args.init_from else None
-    cfg = build_config(args.preset or "seed-large", init_from=init.model.config if init else None, **options)
+    cfg = build_config(args.preset or DEFAULT_PRESET, init_from=init.model.config if init else None, **options)
     kind = "awd" if cfg.architecture == "awd" else cfg.model.cell if cfg.engine == "torch" else "numpy"
     out = Path(args.out or f"runs/{Path(cfg.data.corpus).stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

@@ -21,6 +21,17 @@ def epoch_batches(n, batch_size, rng):
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
+def bucketed_batches(lengths, batch_size, rng, pool=32):
+    """Like epoch_batches, but each batch holds poems of similar length, so little of it is padding:
+    shuffle, sort each run of `pool` batches' worth of poems by length, cut it into batches, and
+    shuffle the order of all the batches."""
+    order = rng.permutation(len(lengths))
+    span = pool * batch_size
+    pools = [chunk[np.argsort(lengths[chunk], kind="stable")] for chunk in (order[i:i + span] for i in range(0, len(order), span))]
+    batches = [p[i:i + batch_size] for p in pools for i in range(0, len(p), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def eval_batches(split, batch_size):
     """Index batches in order of length, so evaluation wastes little work on padding."""
     order = np.argsort(np.diff(split.offsets), kind="stable")

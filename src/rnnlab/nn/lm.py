@@ -21,8 +21,10 @@ class LanguageModel(nn.Module):
             cutoffs = list(config.adaptive_cutoffs())
             if not (0 < cutoffs[0] and all(a < b for a, b in zip(cutoffs, cutoffs[1:] + [config.vocab_size]))):
                 raise RnnlabError(f"adaptive softmax cutoffs {cutoffs} do not fit a vocabulary of {config.vocab_size}")
-            # each cluster further from the head gets a projection 4x smaller (div_value, the paper's setting)
-            self.decoder = nn.AdaptiveLogSoftmaxWithLoss(config.hidden_size, config.vocab_size, cutoffs, div_value=4.0)
+            # each cluster further from the head gets a projection 4x smaller (div_value, the paper's setting;
+            # less below hidden size 16, so that the last cluster keeps at least one dimension)
+            div = min(4.0, config.hidden_size ** (1 / len(cutoffs)))
+            self.decoder = nn.AdaptiveLogSoftmaxWithLoss(config.hidden_size, config.vocab_size, cutoffs, div_value=div)
         elif config.softmax == "full":
             self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
         else:

@@ -9,11 +9,14 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from rnnlab.data.dataset import DataConfig
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.configs import AWDConfig, ModelConfig
+from rnnlab.train.schedule import SCHEDULES
 
 MODEL_CONFIGS = {"lstm": ModelConfig, "awd": AWDConfig}
 
-# The reference's two settings (PART 2 §2.1, §2.2). seed-large is the default: on a 2-core CPU it
-# reached a lower validation perplexity within 15 minutes than a smaller, faster 256/384 model.
+# The reference's two settings (PART 2 §2.1, §2.2), and the default, cpu-fast: seed-large's data and
+# model with an adaptive softmax (2.5x the tokens/s on a 2-core CPU), 2.5x the learning rate after a
+# short warm-up, decayed to zero when the time budget ends, and validation on 1000 poems while training
+# (the full split at the end). Measured in benchmarks/time_to_quality.py and docs/time-to-quality.md.
 # awd follows Merity et al.'s PTB setting (3 layers 400/1150, batch 80, BPTT 70, NT-ASGD at lr 30,
 # clip 0.25) and is meant for a GPU; awd-small trains on a 2-core CPU in minutes. Their poems are
 # not cut (seq_len 400) since the stream has no padding, and early stopping waits longer than NT-ASGD.
@@ -22,12 +25,16 @@ AWD = {"architecture": "awd", "optimizer": "ntasgd", "lr": 30.0, "clip_norm": 0.
 PRESETS = {
     "seed-small": {"embed_size": 256, "hidden_size": 512, "batch_size": 16, "seq_len": 25},
     "seed-large": {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49},
+    "cpu-fast": {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49, "softmax": "adaptive",
+                 "lr": 5e-3, "warmup": 20, "schedule": "cosine", "valid_subset": 1000, "eval_every": 200},
     "awd": {**AWD, "embed_size": 400, "hidden_size": 1150, "num_layers": 3, "batch_size": 80, "bptt": 70,
             "dropout": 0.4, "dropouth": 0.3, "dropouti": 0.65, "dropoute": 0.1, "wdrop": 0.5},
     "awd-small": {**AWD, "embed_size": 200, "hidden_size": 400, "num_layers": 3, "batch_size": 32, "bptt": 35,
                   "lr": 20.0, "dropout": 0.3, "dropouth": 0.2, "dropouti": 0.3, "dropoute": 0.1, "wdrop": 0.3,
                   "eval_every": 1000},
 }
+
+DEFAULT_PRESET = "cpu-fast"
 
 # lower-case class names of rnnlab.optim, plus SGD's two momentum flavours
 OPTIMIZERS = ("adam", "adamax", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adadelta", "asgd", "rprop",
@@ -65,6 +72,10 @@ class TrainConfig:
     epochs: int = 20
     max_steps: int | None = None
     time_budget: float | None = 15.0      # minutes; 0 or None for no limit
+    schedule: str = "constant"            # constant | cosine (to zero when the run's horizon ends, schedule.py)
+    warmup: int = 0                       # steps of linear learning-rate warm-up
+    bucket: bool = False                  # batches of poems of similar length (less padding)
+    valid_subset: int = 0                 # poems of the validation split used while training; 0 = all
     clip_norm: float | None = None
     clip_value: float | None = None
     clip_per_tensor: bool = False         # clip each tensor to clip_norm on its own
@@ -107,11 +118,13 @@ NEEDS = {
     "clip_per_tensor": (lambda c: c.clip_norm is not None, "--clip-norm (the norm each tensor is clipped to)"),
     "n_classes": (lambda c: getattr(c.model, "softmax", "full") == "class", "--softmax class"),
     "cutoffs": (lambda c: c.model.softmax == "adaptive", "--softmax adaptive"),
+    "bucket": (lambda c: c.architecture == "lstm", "poems as batches (the plain LSTM; AWD-LSTM reads a stream)"),
+    "valid_subset": (lambda c: c.engine == "torch", "the torch engine"),
 }
 SOFTMAXES = {"lstm": ("full", "adaptive"), "awd": ("full", "class")}
 
 
-def build_config(preset="seed-large", init_from=None, **options):
+def build_config(preset=DEFAULT_PRESET, init_from=None, **options):
     """Defaults <- preset <- explicit options (None values are ignored), each routed by name to the data,
     model, optimizer, stream or loop settings. `init_from`: a checkpoint's model config, which replaces
     the preset's model (only its cell may change). RnnlabError for an option this run would not use."""
@@ -120,8 +133,8 @@ def build_config(preset="seed-large", init_from=None, **options):
     arch = values.pop("architecture", "lstm")
     if init_from is not None and not isinstance(init_from, MODEL_CONFIGS[arch]):
         other = next(n for n, c in MODEL_CONFIGS.items() if isinstance(init_from, c))
-        raise RnnlabError(f"--init-from gives {'an AWD-LSTM' if other == 'awd' else 'a plain LSTM'}: choose a "
-                          f"{'awd' if other == 'awd' else 'seed'}-* --preset")
+        raise RnnlabError(f"--init-from gives {'an AWD-LSTM' if other == 'awd' else 'a plain LSTM'}: choose "
+                          f"{'an awd-* --preset' if other == 'awd' else 'cpu-fast or a seed-* --preset'}")
     sections = {"data": DataConfig, "model": MODEL_CONFIGS[arch], "optim": OptimConfig,
                 "stream": StreamConfig if arch == "awd" else None, "loop": TrainConfig}
     nested = {"data", "model", "optim", "stream", "vocab_size"}       # set by build_config or the data, not by name
@@ -150,6 +163,11 @@ def build_config(preset="seed-large", init_from=None, **options):
         other = next(a for a, kinds in SOFTMAXES.items() if cfg.model.softmax in kinds)
         raise RnnlabError(f"--softmax {cfg.model.softmax} is for {'AWD-LSTM (--preset awd or awd-small)' if other == 'awd' else 'the plain LSTM'};"
                           f" {describe(arch)} has {' or '.join(SOFTMAXES[arch])}")
+    if cfg.schedule not in SCHEDULES:
+        raise RnnlabError(f"unknown schedule {cfg.schedule!r}: {' or '.join(SCHEDULES)}")
+    if cfg.engine == "numpy" and (cfg.model.softmax != "full" or cfg.valid_subset) and "softmax" not in given:
+        raise RnnlabError(f"--engine numpy: the {preset} preset's adaptive softmax and validation subset need the torch "
+                          "engine; add --preset seed-large or seed-small")
     if cfg.engine == "numpy" and cfg.model.softmax != "full":
         raise RnnlabError("the numpy engine has a full softmax only; leave --softmax at full or use --engine torch")
     if cfg.engine == "numpy" and arch == "awd":

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from rnnlab import optim as rnnlab_optim
-from rnnlab.data.batches import epoch_batches, padded_batch
+from rnnlab.data.batches import bucketed_batches, epoch_batches, padded_batch
 from rnnlab.data.stream import bptt_windows
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.awd import detach_state
@@ -125,26 +125,28 @@ class TorchUpdate:
 
 
 class PoemBatches:
-    """Each step is a shuffled batch of whole poems, padded to the longest. Under torchrun, process r
-    takes poems r, r+N, ... of each batch, and a last batch smaller than N is left out."""
+    """Each step is a shuffled batch of whole poems, padded to the longest; `bucket`: of poems of similar
+    length (less padding). Under torchrun, process r takes poems r, r+N, ... of each batch, and a last
+    batch smaller than N is left out."""
 
-    def __init__(self, batch_size, pad, dist):
-        self.batch_size, self.pad, self.dist = batch_size, pad, dist
+    def __init__(self, batch_size, pad, dist, bucket=False):
+        self.batch_size, self.pad, self.dist, self.bucket = batch_size, pad, dist, bucket
 
     def steps_per_epoch(self, split):
         return math.ceil(len(split) / self.batch_size)
 
     def epoch_steps(self, split, rng):
         r, n = self.dist.rank, self.dist.world
-        return [padded_batch(split, idx[r::n], self.pad) for idx in epoch_batches(len(split), self.batch_size, rng)
-                if len(idx) >= n]
+        order = (bucketed_batches(np.diff(split.offsets), self.batch_size, rng) if self.bucket
+                 else epoch_batches(len(split), self.batch_size, rng))
+        return [padded_batch(split, idx[r::n], self.pad) for idx in order if len(idx) >= n]
 
 
 class TorchEngine(TorchUpdate):
     def __init__(self, cfg, model, device, vocab, dist=Single()):
         super().__init__(cfg, model.to(device), dist)
         self.device, self.pad = device, vocab.pad
-        self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist)
+        self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist, cfg.bucket)
         self.steps_per_epoch, self.epoch_steps = self.batches.steps_per_epoch, self.batches.epoch_steps
 
     def step(self, batch):
@@ -166,7 +168,7 @@ class NumpyEngine:
         self.model, self.cfg, self.pad, self.carry = NumpyLanguageModel(model.config, weights), cfg, vocab.pad, None
         self.params = list(self.model.params().values())
         self.optimizer = make_optimizer(cfg.optim, self.params, numpy_optim)
-        self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist)
+        self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist, cfg.bucket)
         self.steps_per_epoch, self.epoch_steps = self.batches.steps_per_epoch, self.batches.epoch_steps
 
     @property

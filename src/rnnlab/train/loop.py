@@ -26,6 +26,7 @@ from rnnlab.train.config import TrainConfig
 from rnnlab.train.engines import make_engine
 from rnnlab.train.metrics import MetricsLog, plot
 from rnnlab.train.perplexity import exp_or_inf
+from rnnlab.train.schedule import fit_horizon, lr_factor
 from rnnlab.train.state import Progress, load_state, restore_rngs, save_state
 
 
@@ -41,19 +42,21 @@ class TrainResult:
     nonfinite_steps: int = 0
     metrics: list = field(default_factory=list)   # the rows of metrics.csv, unrounded
     main_process: bool = True                     # False in torchrun's other processes: they print nothing
+    subset_ppl: float | None = None               # with cfg.valid_subset: the best perplexity on that subset
 
 
-def train(cfg, data, run_dir, init_from=None, progress=True, resume=False):
+def train(cfg, data, run_dir, init_from=None, progress=True, resume=False, on_step=None):
     """Train on `data` (a Prepared dataset), writing the run into `run_dir`; returns a TrainResult.
 
     `init_from` (a Checkpoint) starts from its weights (cfg.model must be its config, see build_config).
     `resume`: go on from run_dir's training state (cfg and data must be the run's own, see resume_run).
     The full state is saved every cfg.checkpoint_every steps, at each epoch end and when training stops.
+    `on_step(run, seconds)` is called after every step with the seconds since training started.
     """
     dist, device = distributed.start(pick_device(cfg.device))
     run = Run.resume(cfg, data, run_dir, device, dist) if resume else Run.start(cfg, data, run_dir, device, dist, init_from)
     cfg, p = run.cfg, run.progress
-    deadline = time.perf_counter() + cfg.time_budget * 60 if cfg.time_budget else None
+    run.start_clock()
     bar = tqdm(total=run.total_steps(), initial=p.step, disable=not (progress and dist.is_main), unit="step",
                dynamic_ncols=True)
     run.say = bar.write if dist.is_main else (lambda text: None)
@@ -62,14 +65,17 @@ def train(cfg, data, run_dir, init_from=None, progress=True, resume=False):
         while p.stop is None and p.epoch < cfg.epochs:
             batches = run.epoch_batches()
             for b in range(p.batch, len(batches)):
+                run.schedule_lr()
                 t0 = time.perf_counter()
                 step = run.engine.step(batches[b])
                 run.count(step, time.perf_counter() - t0)
                 bar.update()
                 bar.set_postfix(loss=f"{step.loss_sum / step.tokens:.3f}", ppl=f"{exp_or_inf(step.loss_sum / step.tokens):.1f}",
                                 tok_s=f"{p.train_tokens / p.train_time:.0f}", skipped=p.nonfinite, refresh=False)
-                out_of_time, interrupted = dist.any(deadline is not None and time.perf_counter() >= deadline, received)
+                out_of_time, interrupted = dist.any(run.deadline is not None and time.perf_counter() >= run.deadline, received)
                 run.after_step(step, b == len(batches) - 1, out_of_time, interrupted)
+                if on_step is not None:
+                    on_step(run, time.perf_counter() - run.started)
                 if interrupted:
                     bar.close()
                     dist.finish()
@@ -91,9 +97,11 @@ class Run:
         self.rng = np.random.default_rng(cfg.seed)
         self.carry = carry                    # the AWD-LSTM state to continue an epoch from, when resuming
         self.say = print
+        self.started = self.deadline = None    # start_clock
         extra = [f"grad_norm:{name}" for name, _ in engine.model.named_parameters()] if cfg.log_grad_norms else []
         self.log = MetricsLog(self.dir / "metrics.csv" if self.main else None, extra, rows)
         self.steps_per_epoch = engine.steps_per_epoch(data.train)
+        self.valid = data.valid.head(cfg.valid_subset) if cfg.valid_subset else data.valid   # validated while training
 
     @classmethod
     def start(cls, cfg, data, run_dir, device, dist, init_from=None):
@@ -106,6 +114,8 @@ class Run:
             Path(run_dir).mkdir(parents=True, exist_ok=True)
         run = cls(cfg, data, run_dir, engine, Progress(), [], device, dist)
         run.progress.epoch_rng = run.rng.bit_generator.state
+        if cfg.schedule == "cosine" and not cfg.time_budget:
+            run.progress.horizon = run.total_steps()
         if run.main:
             atomic_write_text(run.dir / "config.json", json.dumps({"train": cfg.to_dict(), "data_stats": data.stats},
                                                                   indent=2, ensure_ascii=False))
@@ -133,6 +143,38 @@ class Run:
         total = self.steps_per_epoch * self.cfg.epochs
         return total if self.cfg.max_steps is None else min(total, self.cfg.max_steps)
 
+    def schedule_lr(self):
+        """The learning rate of the next step, when the run has a schedule (schedule.py)."""
+        cfg, p = self.cfg, self.progress
+        if cfg.schedule != "constant" or cfg.warmup:
+            self.engine.set_lr(cfg.optim.lr * p.lr_scale * lr_factor(cfg.schedule, p.step, cfg.warmup, p.horizon))
+
+    def start_clock(self):
+        """The time budget runs from here; the time kept for the final full-split validation is off it."""
+        self.started, self.first_step = time.perf_counter(), self.progress.step
+        self.deadline = self.started + self.cfg.time_budget * 60 - self.progress.reserve if self.cfg.time_budget else None
+
+    def calibrates_at(self, step):
+        """A timed run measures itself once, after its warm-up (at least 20 steps), if it has a cosine
+        schedule to fit or a final full-split validation to keep time for."""
+        cfg = self.cfg
+        return self.deadline is not None and step == max(cfg.warmup, 20) and \
+            (cfg.valid_subset or (cfg.schedule == "cosine" and self.progress.horizon is None))
+
+    def calibrate(self, per_eval):
+        """From the cost of the steps so far and of the validation just done (`per_eval` seconds): the time
+        to keep for the final full-split validation, and the step where the cosine should end so that it
+        ends with the budget. The figures are averaged over the processes, so that all agree."""
+        cfg, p, now = self.cfg, self.progress, time.perf_counter()
+        reserve = per_eval * len(self.data.valid) / len(self.valid) if cfg.valid_subset else 0.0
+        per_step = (now - self.started - per_eval) / (p.step - self.first_step) + per_eval / cfg.eval_every
+        horizon, reserve = self.dist.all_sum([fit_horizon(p.step, self.deadline - now - reserve, per_step), reserve])
+        p.reserve = reserve / self.dist.world
+        self.deadline -= p.reserve
+        if cfg.schedule == "cosine" and p.horizon is None:
+            p.horizon = min(int(horizon / self.dist.world), cfg.max_steps or math.inf)
+            self.say(f"step {p.step:>6}  cosine schedule fitted to the time budget: it ends at step {p.horizon}")
+
     def epoch_batches(self):
         """This epoch's batches, drawn again from the saved generator state when resuming within it."""
         self.rng.bit_generator.state = self.progress.epoch_rng
@@ -154,7 +196,7 @@ class Run:
         p.nonfinite, p.bad_in_a_row = p.nonfinite + 1, p.bad_in_a_row + 1    # the engine skipped it
         if p.bad_in_a_row >= cfg.max_bad_steps:
             self.roll_back()
-            p.rollbacks, p.bad_in_a_row = p.rollbacks + 1, 0
+            p.rollbacks, p.bad_in_a_row, p.lr_scale = p.rollbacks + 1, 0, p.lr_scale * cfg.bad_lr_factor
             self.say(f"step {p.step:>6}  {cfg.max_bad_steps} non-finite steps in a row: back to the last saved state, "
                      f"learning rate now {self.engine.lr:g}")
 
@@ -162,8 +204,12 @@ class Run:
         """Validate and log when due, decide whether to stop, save the state when due."""
         p, cfg = self.progress, self.cfg
         last = p.step == cfg.max_steps or (p.epoch == cfg.epochs - 1 and epoch_end)
-        if p.step % cfg.eval_every == 0 or epoch_end or out_of_time or last:
+        calibrate = self.calibrates_at(p.step)
+        if p.step % cfg.eval_every == 0 or epoch_end or out_of_time or last or calibrate:
+            t0 = time.perf_counter()
             self.write_row(step, valid_ppl=self.validate())
+            if calibrate:
+                self.calibrate(time.perf_counter() - t0)
         elif p.step % cfg.log_every == 0:
             self.write_row(step)
         if p.evals_since_best >= cfg.patience:
@@ -181,7 +227,7 @@ class Run:
         """Validation perplexity (NT-ASGD: of the averaged weights, also what best/ then holds)."""
         p, engine = self.progress, self.engine
         with engine.evaluation_weights():
-            p.latest_ppl = engine.perplexity(self.data.valid)
+            p.latest_ppl = engine.perplexity(self.valid)
             if p.latest_ppl < p.best_ppl:
                 p.best_ppl, p.evals_since_best = p.latest_ppl, 0
                 self.save_checkpoint("best")
@@ -189,7 +235,8 @@ class Run:
                 p.evals_since_best += 1
         if engine.validated(p.latest_ppl):
             self.say(f"step {p.step:>6}  NT-ASGD: validation stopped improving, averaging from here on")
-        self.say(f"step {p.step:>6}  epoch {p.step / self.steps_per_epoch:5.2f}  valid ppl {p.latest_ppl:8.2f}"
+        subset = f" ({len(self.valid)} poems)" if self.cfg.valid_subset else ""
+        self.say(f"step {p.step:>6}  epoch {p.step / self.steps_per_epoch:5.2f}  valid ppl{subset} {p.latest_ppl:8.2f}"
                  f"{'  (best)' if p.evals_since_best == 0 else ''}")
         return p.latest_ppl
 
@@ -230,12 +277,28 @@ class Run:
             plot(self.log.rows, self.dir / "training.png",
                  f"{cfg.data.corpus} · {cfg.engine}/{cfg.model.cell} · {cfg.model.embed_size}/{cfg.model.hidden_size}")
         self.dist.barrier()
-        self.dist.finish()
         if not math.isfinite(p.best_ppl):
+            self.dist.finish()
             raise RnnlabError(f"training diverged: validation perplexity was never finite (see {self.dir / 'metrics.csv'})")
         best = load_checkpoint(self.dir / "best", cell=cfg.model.cell, device=self.device)
-        return TrainResult(self.dir, p.best_ppl, p.step, p.step / self.steps_per_epoch,
-                           p.train_tokens / max(p.train_time, 1e-9), p.stop, best, p.nonfinite, self.log.rows, self.main)
+        best_ppl = self.validate_best_in_full(best) if cfg.valid_subset else p.best_ppl
+        self.dist.finish()
+        return TrainResult(self.dir, best_ppl, p.step, p.step / self.steps_per_epoch,
+                           p.train_tokens / max(p.train_time, 1e-9), p.stop, best, p.nonfinite, self.log.rows, self.main,
+                           p.best_ppl if cfg.valid_subset else None)
+
+    def validate_best_in_full(self, best):
+        """The best weights' perplexity on the whole validation split (they were chosen on a subset); best/'s
+        meta.json gets it as valid_ppl, the subset's figure as valid_ppl_subset."""
+        self.engine.model.load_state_dict(best.model.state_dict())
+        full = self.engine.perplexity(self.data.valid)
+        if self.main:
+            meta = {k: v for k, v in best.meta.items() if k != "sha256"}
+            save_checkpoint(self.dir / "best", self.engine.model, self.data.vocab, self.cfg.data,
+                            {**meta, "valid_ppl": full, "valid_ppl_subset": meta["valid_ppl"]})
+        self.say(f"best weights (step {best.meta['step']}): valid ppl {full:.2f} on the full split "
+                 f"({len(self.data.valid)} poems), {best.meta['valid_ppl']:.2f} on the {len(self.valid)} used while training")
+        return full
 
 
 def pick_device(name):

@@ -38,6 +38,9 @@ class Progress:
     nonfinite: int = 0               # steps skipped for a non-finite loss or gradient
     bad_in_a_row: int = 0
     rollbacks: int = 0               # returns to the last good state, each halving the learning rate
+    lr_scale: float = 1.0            # the product of those cuts (a scheduled learning rate is multiplied by it)
+    horizon: int | None = None       # the step where the cosine schedule ends, once known
+    reserve: float = 0.0             # seconds of the time budget kept for the final full-split validation
     train_time: float = 0.0
     train_tokens: int = 0
     window: dict = field(default_factory=lambda: {"loss": 0.0, "tokens": 0, "time": 0.0})
