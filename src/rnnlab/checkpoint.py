@@ -81,6 +81,12 @@ def save_checkpoint(folder, model, vocab, data_config, meta):
     atomic_write_text(folder / "meta.json", json.dumps({**meta, "sha256": hashlib.sha256(data).hexdigest()}, indent=2))
 
 
+def update_meta(folder, **fields):
+    """Add or replace fields of a checkpoint's meta.json; the weights and their SHA-256 stay as they are."""
+    path = Path(folder) / "meta.json"
+    atomic_write_text(path, json.dumps({**_read_json(path), **fields}, indent=2))
+
+
 def as_saved(t):
     """A tensor of its own (tied weights share storage, which safetensors refuses), floats as float32."""
     return t.detach().to("cpu", torch.float32 if t.is_floating_point() else t.dtype).clone().contiguous()

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from rnnlab.checkpoint import build_model, load_checkpoint, save_checkpoint, weights_are_finite
+from rnnlab.checkpoint import build_model, load_checkpoint, save_checkpoint, update_meta, weights_are_finite
 from rnnlab.errors import Interrupted, RnnlabError
 from rnnlab.fileio import atomic_write_text
 from rnnlab.nn.awd import AWDLanguageModel
@@ -293,9 +293,7 @@ class Run:
         self.engine.model.load_state_dict(best.model.state_dict())
         full = self.engine.perplexity(self.data.valid)
         if self.main:
-            meta = {k: v for k, v in best.meta.items() if k != "sha256"}
-            save_checkpoint(self.dir / "best", self.engine.model, self.data.vocab, self.cfg.data,
-                            {**meta, "valid_ppl": full, "valid_ppl_subset": meta["valid_ppl"]})
+            update_meta(self.dir / "best", valid_ppl=full, valid_ppl_subset=best.meta["valid_ppl"])
         self.say(f"best weights (step {best.meta['step']}): valid ppl {full:.2f} on the full split "
                  f"({len(self.data.valid)} poems), {best.meta['valid_ppl']:.2f} on the {len(self.valid)} used while training")
         return full
