@@ -16,8 +16,6 @@ itself for about 2 x MINUTES plus 10 minutes of evaluation.
 import argparse
 import json
 import math
-import platform
-import subprocess
 import tempfile
 import time
 from dataclasses import replace
@@ -27,20 +25,13 @@ import matplotlib
 import torch
 
 from rnnlab.data.dataset import Split, prepare
+from rnnlab.machine import describe
 from rnnlab.train.config import DEFAULT_PRESET, build_config
 from rnnlab.train.loop import train
 from rnnlab.train.perplexity import poem_perplexity
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
-
-def cpu_name():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 def unseen_split(cfg, vocab, train_split):
@@ -144,7 +135,7 @@ def main():
     reference, ours = runs
     target = reference["points"][-1]["valid_ppl"]
     reach = minutes_to_reach(ours["points"], target)
-    report = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__, "minutes": args.minutes,
+    report = {**describe(), "threads": torch.get_num_threads(), "torch": torch.__version__, "minutes": args.minutes,
               "runs": runs, "reference_final_ppl": target, "minutes_to_reference_final": reach,
               "final_ratio": ours["points"][-1]["valid_ppl"] / target}
     (args.out / "time_to_quality.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))

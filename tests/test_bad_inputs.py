@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from rnnlab.cli import main
-from tests.conftest import REPO, needs_data
+from tests.conftest import REPO, POEMS
 
-pytestmark = needs_data("tangshi.txt")
 TINY = ["--embed-size", "8", "--hidden-size", "12", "--max-steps", "2", "--time-budget", "0", "--no-progress"]
 
 
@@ -34,7 +33,7 @@ def make_inputs(d, checkpoint):
     (d / "binary.bin").write_bytes(bytes(range(256)) * 64)
     (d / "gbk.txt").write_bytes("床前明月光，疑是地上霜。\n\n举头望明月。".encode("gbk"))
     (d / "broken.json").write_text('[{"paragraphs": ["床前明月光"]}', encoding="utf-8")
-    (d / "schema.json").write_text('{"poems": ["床前明月光，疑是地上霜。"]}', encoding="utf-8")
+    (d / "schema.json").write_text('{"verses": ["床前明月光，疑是地上霜。"]}', encoding="utf-8")
     (d / "one-line.txt").write_bytes(b"a" * 100_000_000)                            # 100 MB, one line
     (d / "no-json").mkdir()
     (d / "short.txt").write_text("月。\n\n花。\n", encoding="utf-8")
@@ -88,39 +87,39 @@ CASES = [
     ("data: a 100-million-character single line", train(lambda d: d / "one-line.txt"), "line 1 has 100,000,000 characters"),
     ("data: a directory of 0 files", train(lambda d: d / "no-json"), "directory holds no .json files"),
     ("data: too few poems after cleaning", train(lambda d: d / "short.txt"), "no sequences left after cleaning"),
-    ("argument: negative", train("tangshi", "--epochs", "-1"), "--epochs: must be a positive integer, got -1"),
-    ("argument: zero", train("tangshi", "--batch-size", "0"), "--batch-size: must be a positive integer, got 0"),
-    ("argument: out of range", train("tangshi", "--dropout", "1.5"), "--dropout: must be in [0, 1), got 1.5"),
-    ("argument: not a number", train("tangshi", "--lr", "fast"), "--lr: invalid positive_float value: 'fast'"),
-    ("argument: unknown choice", train("tangshi", "--optimizer", "adamw"), "--optimizer: invalid choice: 'adamw'"),
-    ("argument: validation share of 1", train("tangshi", "--valid-fraction", "1"), "must be between 0 and 1, got 1"),
+    ("argument: negative", train(POEMS, "--epochs", "-1"), "--epochs: must be a positive integer, got -1"),
+    ("argument: zero", train(POEMS, "--batch-size", "0"), "--batch-size: must be a positive integer, got 0"),
+    ("argument: out of range", train(POEMS, "--dropout", "1.5"), "--dropout: must be in [0, 1), got 1.5"),
+    ("argument: not a number", train(POEMS, "--lr", "fast"), "--lr: invalid positive_float value: 'fast'"),
+    ("argument: unknown choice", train(POEMS, "--optimizer", "adamw"), "--optimizer: invalid choice: 'adamw'"),
+    ("argument: validation share of 1", train(POEMS, "--valid-fraction", "1"), "must be between 0 and 1, got 1"),
     ("conflict: --resume with settings", lambda d, ckpt: ["train", "--resume", str(ckpt.parent), "--lr", "0.1"],
      "--resume continues a run with its own settings: drop --lr"),
-    ("conflict: AWD flag without an AWD preset", train("tangshi", "--wdrop", "0.3"), "--wdrop is an AWD-LSTM option"),
-    ("conflict: --finetune without --init-from", train("tangshi", "--preset", "awd-small", "--finetune"),
+    ("conflict: AWD flag without an AWD preset", train(POEMS, "--wdrop", "0.3"), "--wdrop is an AWD-LSTM option"),
+    ("conflict: --finetune without --init-from", train(POEMS, "--preset", "awd-small", "--finetune"),
      "--finetune continues a trained model"),
-    ("conflict: numpy engine with an optimizer it lacks", train("tangshi", "--preset", "seed-large", "--engine", "numpy",
+    ("conflict: numpy engine with an optimizer it lacks", train(POEMS, "--preset", "seed-large", "--engine", "numpy",
                                                                 "--optimizer", "rprop"), "the numpy engine has no rprop"),
-    ("conflict: numpy engine with the default preset", train("tangshi", "--engine", "numpy"),
+    ("conflict: numpy engine with the default preset", train(POEMS, "--engine", "numpy"),
      "--engine numpy: the cpu-fast preset's adaptive softmax and validation subset need the torch engine"),
-    ("conflict: length buckets for AWD-LSTM", train("tangshi", "--preset", "awd-small", "--bucket"),
+    ("conflict: length buckets for AWD-LSTM", train(POEMS, "--preset", "awd-small", "--bucket"),
      "--bucket is not used by this run: it needs poems as batches"),
-    ("conflict: plain-LSTM option with an AWD preset", train("tangshi", "--preset", "awd-small", "--activation", "relu"),
+    ("conflict: plain-LSTM option with an AWD preset", train(POEMS, "--preset", "awd-small", "--activation", "relu"),
      "--activation is a plain-LSTM option, not used by AWD-LSTM"),
-    ("conflict: numpy engine with a torch-engine option", train("tangshi", "--engine", "numpy", "--cell", "manual"),
+    ("conflict: numpy engine with a torch-engine option", train(POEMS, "--engine", "numpy", "--cell", "manual"),
      "--cell is not used by this run: it needs the torch engine"),
-    ("conflict: --clip-per-tensor without --clip-norm", train("tangshi", "--clip-per-tensor"),
+    ("conflict: --clip-per-tensor without --clip-norm", train(POEMS, "--clip-per-tensor"),
      "--clip-per-tensor is not used by this run: it needs --clip-norm"),
-    ("conflict: --classes without --softmax class", train("tangshi", "--preset", "awd-small", "--classes", "10"),
+    ("conflict: --classes without --softmax class", train(POEMS, "--preset", "awd-small", "--classes", "10"),
      "--classes is not used by this run: it needs --softmax class"),
-    ("conflict: --init-from with a model size", lambda d, ckpt: train("tangshi", "--init-from", str(ckpt))(d, ckpt),
+    ("conflict: --init-from with a model size", lambda d, ckpt: train(POEMS, "--init-from", str(ckpt))(d, ckpt),
      "--embed-size: the model comes from --init-from's checkpoint"),
     ("conflict: --init-from of an LSTM with an AWD preset",
-     lambda d, ckpt: ["train", "--corpus", "tangshi", "--preset", "awd-small", "--init-from", str(ckpt), "--out", str(d / "RUN")],
+     lambda d, ckpt: ["train", "--corpus", POEMS, "--preset", "awd-small", "--init-from", str(ckpt), "--out", str(d / "RUN")],
      "--init-from gives a plain LSTM: choose cpu-fast or a seed-* --preset"),
-    ("conflict: torch.optim lacks the optimizer", train("tangshi", "--optimizer", "ntasgd", "--optim-impl", "torch"),
+    ("conflict: torch.optim lacks the optimizer", train(POEMS, "--optimizer", "ntasgd", "--optim-impl", "torch"),
      "torch.optim has no ntasgd"),
-    ("conflict: existing run directory", lambda d, ckpt: ["train", "--corpus", "tangshi", *TINY, "--out", str(ckpt)],
+    ("conflict: existing run directory", lambda d, ckpt: ["train", "--corpus", POEMS, *TINY, "--out", str(ckpt)],
      "already exists; choose another --out"),
     ("checkpoint: not there", load("nothing-here"), "no such checkpoint directory"),
     ("checkpoint: missing file", load("missing-meta"), "incomplete: missing meta.json"),
@@ -191,7 +190,7 @@ if __name__ == "__main__":      # print the table rows from a real run of every 
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        cfg = build_config(corpus="tangshi", embed_size=8, hidden_size=12, max_steps=2, time_budget=0, device="cpu")
+        cfg = build_config(corpus=POEMS, embed_size=8, hidden_size=12, max_steps=2, time_budget=0, device="cpu")
         with contextlib.redirect_stdout(io.StringIO()):
             run = train_run(cfg, prepare(cfg.data), tmp / "good", progress=False)
         make_inputs(tmp, run.run_dir / "best")

@@ -14,6 +14,7 @@ def test_bench_writes_json_and_table(tmp_path, capsys):
     assert code == 0
     result = json.loads((tmp_path / "bench.json").read_text())
     rows = result["rows"]
+    assert result["cpu"] and isinstance(result["simd"], list) and result["torch_capability"]    # where it ran
     assert {(r["kind"], r["batch"], r["engine"]) for r in rows} == {
         (k, b, e) for k in ("layer", "lm") for b in (2, 3) for e in ENGINES}
     # the two figures of a row are one measurement, expressed twice (no timing is asserted)

@@ -8,9 +8,7 @@ import torch
 import rnnlab
 from rnnlab.checkpoint import load_checkpoint, save_checkpoint
 from rnnlab.errors import RnnlabError
-from tests.conftest import needs_data
 
-pytestmark = needs_data("tangshi.txt")
 
 
 @pytest.fixture

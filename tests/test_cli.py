@@ -8,9 +8,8 @@ import sys
 import pytest
 
 from rnnlab.cli import main
-from tests.conftest import needs_data
+from tests.conftest import POEMS
 
-pytestmark = needs_data("tangshi.txt")
 TINY = ["--embed-size", "8", "--hidden-size", "12", "--batch-size", "32", "--time-budget", "0", "--no-progress"]
 
 
@@ -38,7 +37,7 @@ def files(tmp_path):
 
 
 def test_data_prepare_prints_the_counts(capsys):
-    code, out, _ = run(capsys, "data", "prepare", "--corpus", "tangshi", "--min-len", "30")
+    code, out, _ = run(capsys, "data", "prepare", "--corpus", POEMS, "--min-len", "30")
     assert code == 0
     for label in ("read", "dropped", "too_short", "kept", "characters", "vocabulary", "train/valid"):
         assert label in out
@@ -46,10 +45,10 @@ def test_data_prepare_prints_the_counts(capsys):
 
 def test_train_then_eval_and_generate(capsys, tmp_path):
     out_dir = tmp_path / "run"
-    code, out, err = run(capsys, "train", "--corpus", "tangshi", "--max-steps", "3", "--out", out_dir, *TINY)
+    code, out, err = run(capsys, "train", "--corpus", POEMS, "--max-steps", "3", "--out", out_dir, *TINY)
     assert code == 0, err
     assert "best validation perplexity" in out and "月: 月" in out
-    code, out, _ = run(capsys, "eval", "--checkpoint", out_dir, "--corpus", "tangshi", "--split", "valid", "--json")
+    code, out, _ = run(capsys, "eval", "--checkpoint", out_dir, "--corpus", POEMS, "--split", "valid", "--json")
     report = json.loads(out)
     best = json.loads((out_dir / "best" / "meta.json").read_text())["valid_ppl"]
     assert code == 0 and abs(report["perplexity"] - best) < 1e-3 * best
@@ -81,14 +80,14 @@ def test_empty_after_cleaning_leaves_no_run_directory(capsys, files):
 
 
 def test_incomplete_init_checkpoint_leaves_no_run_directory(capsys, files):
-    fails(capsys, "train", "--corpus", "tangshi", "--init-from", files / "empty_ckpt", "--out", files / "run", *TINY,
+    fails(capsys, "train", "--corpus", POEMS, "--init-from", files / "empty_ckpt", "--out", files / "run", *TINY,
           match="incomplete")
     assert not (files / "run").exists()
 
 
 def test_existing_run_directory_or_file_is_not_overwritten(capsys, tiny_run):
-    fails(capsys, "train", "--corpus", "tangshi", "--out", tiny_run.run_dir, *TINY, match="already exists")
-    fails(capsys, "train", "--corpus", "tangshi", "--out", tiny_run.run_dir / "config.json", *TINY, match="already exists")
+    fails(capsys, "train", "--corpus", POEMS, "--out", tiny_run.run_dir, *TINY, match="already exists")
+    fails(capsys, "train", "--corpus", POEMS, "--out", tiny_run.run_dir / "config.json", *TINY, match="already exists")
 
 
 def test_start_outside_vocabulary(capsys, tiny_run):
@@ -102,7 +101,7 @@ def test_temperature_not_positive(capsys, tiny_run, t):
 
 def test_incomplete_checkpoint(capsys, files):
     fails(capsys, "generate", "--checkpoint", files / "empty_ckpt", match="incomplete: missing model.safetensors")
-    fails(capsys, "eval", "--checkpoint", files / "nowhere", "--corpus", "tangshi", match="no such checkpoint")
+    fails(capsys, "eval", "--checkpoint", files / "nowhere", "--corpus", POEMS, match="no such checkpoint")
 
 
 def test_checkpoint_from_another_vocabulary(capsys, tiny_run, tmp_path):
@@ -110,7 +109,7 @@ def test_checkpoint_from_another_vocabulary(capsys, tiny_run, tmp_path):
     ckpt = tmp_path / "ckpt"
     shutil.copytree(tiny_run.run_dir / "best", ckpt)
     (ckpt / "vocab.json").write_text(json.dumps({"itos": ["<pad>", "<unk>", "<bos>", "<eos>", "月"]}))
-    fails(capsys, "eval", "--checkpoint", ckpt, "--corpus", "tangshi", match="another model")
+    fails(capsys, "eval", "--checkpoint", ckpt, "--corpus", POEMS, match="another model")
 
 
 @pytest.mark.parametrize("argv, match", [
@@ -147,7 +146,7 @@ def test_gradcheck_command_reports_every_gradient_within_the_limit(capsys):
 def test_eval_gives_the_same_perplexity_in_both_engines(capsys, tiny_full_run):
     ppl = {}
     for engine in ("torch", "numpy"):
-        code, out, _ = run(capsys, "eval", "--checkpoint", tiny_full_run.run_dir, "--corpus", "tangshi", "--split", "valid",
+        code, out, _ = run(capsys, "eval", "--checkpoint", tiny_full_run.run_dir, "--corpus", POEMS, "--split", "valid",
                            "--engine", engine, "--float64", "--json")
         assert code == 0
         ppl[engine] = json.loads(out)["perplexity"]
@@ -164,7 +163,7 @@ def test_eval_of_the_default_model_equals_a_direct_computation(capsys, tiny_run)
     from rnnlab.checkpoint import load_checkpoint
     from rnnlab.data.dataset import prepare
 
-    code, out, _ = run(capsys, "eval", "--checkpoint", tiny_run.run_dir, "--corpus", "tangshi", "--split", "valid",
+    code, out, _ = run(capsys, "eval", "--checkpoint", tiny_run.run_dir, "--corpus", POEMS, "--split", "valid",
                        "--float64", "--json")
     assert code == 0
     ckpt = load_checkpoint(tiny_run.run_dir, dtype=torch.float64)
@@ -182,7 +181,7 @@ def test_eval_of_the_default_model_equals_a_direct_computation(capsys, tiny_run)
 
 def test_numpy_engine_lowers_perplexity_and_its_checkpoint_writes_poems(capsys, tmp_path):
     out_dir = tmp_path / "run"
-    code, out, err = run(capsys, "train", "--preset", "seed-large", "--engine", "numpy", "--corpus", "tangshi", "--epochs", "3",
+    code, out, err = run(capsys, "train", "--preset", "seed-large", "--engine", "numpy", "--corpus", POEMS, "--epochs", "3",
                          "--eval-every", "1000", "--lr", "0.01", "--out", out_dir, *TINY)
     assert code == 0, err
     ppls = [float(line.split("valid ppl")[1].split()[0]) for line in out.splitlines() if "valid ppl" in line]
@@ -194,7 +193,7 @@ def test_numpy_engine_lowers_perplexity_and_its_checkpoint_writes_poems(capsys, 
 @pytest.mark.parametrize("name", ["adam", "adamax", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adadelta",
                                   "asgd", "rprop", "adaptivegains", "ntasgd"])
 def test_train_accepts_every_optimizer(capsys, tmp_path, name):
-    code, out, err = run(capsys, "train", "--corpus", "tangshi", "--optimizer", name, "--max-steps", "2",
+    code, out, err = run(capsys, "train", "--corpus", POEMS, "--optimizer", name, "--max-steps", "2",
                          "--out", tmp_path / "run", *TINY)
     assert code == 0, err
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["optim"]["optimizer"] == name
@@ -203,7 +202,7 @@ def test_train_accepts_every_optimizer(capsys, tmp_path, name):
 def test_ours_and_torchs_adam_train_the_same_model(capsys, tmp_path):
     ppl = {}
     for impl in ("ours", "torch"):
-        code, out, err = run(capsys, "train", "--corpus", "tangshi", "--optim-impl", impl, "--max-steps", "4",
+        code, out, err = run(capsys, "train", "--corpus", POEMS, "--optim-impl", impl, "--max-steps", "4",
                              "--out", tmp_path / impl, *TINY)
         assert code == 0, err
         ppl[impl] = json.loads((tmp_path / impl / "best" / "meta.json").read_text())["valid_ppl"]
@@ -216,12 +215,12 @@ def test_ours_and_torchs_adam_train_the_same_model(capsys, tmp_path):
     (["--optimizer", "rprop", "--weight-decay", "0.1"], "rprop has no weight decay"),
 ])
 def test_bad_optimizer_requests(capsys, tmp_path, argv, match):
-    fails(capsys, "train", "--corpus", "tangshi", *argv, "--out", tmp_path / "run", *TINY, match=match)
+    fails(capsys, "train", "--corpus", POEMS, *argv, "--out", tmp_path / "run", *TINY, match=match)
     assert not (tmp_path / "run").exists()
 
 
 def test_manual_cell_trains_and_its_checkpoint_generates(capsys, tmp_path):
-    code, out, err = run(capsys, "train", "--corpus", "tangshi", "--cell", "manual", "--max-steps", "2",
+    code, out, err = run(capsys, "train", "--corpus", POEMS, "--cell", "manual", "--max-steps", "2",
                          "--out", tmp_path / "run", *TINY)
     assert code == 0, err
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["model"]["cell"] == "manual"
@@ -268,7 +267,7 @@ def test_a_closed_pipe_ends_quietly(tiny_run):
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
 
 
-AWD_TINY = ["--preset", "awd-small", "--corpus", "tangshi", "--embed-size", "8", "--hidden-size", "12", "--num-layers", "2",
+AWD_TINY = ["--preset", "awd-small", "--corpus", POEMS, "--embed-size", "8", "--hidden-size", "12", "--num-layers", "2",
             "--batch-size", "8", "--bptt", "12", "--time-budget", "0", "--no-progress"]
 
 
@@ -290,14 +289,14 @@ def test_awd_preset_with_class_softmax_trains_reloads_and_writes_forms(capsys, t
     saved = load_file(tmp_path / "run" / "best" / "model.safetensors")
     assert saved["decoder.token_class"].dtype == torch.int64
     assert all(torch.equal(v, saved[k]) for k, v in ckpt.model.state_dict().items())
-    code, out, err = run(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", "tangshi", "--split", "valid", "--json")
+    code, out, err = run(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", POEMS, "--split", "valid", "--json")
     assert code == 0 and json.loads(out)["perplexity"] < config.vocab_size, err
-    fails(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", "tangshi", "--engine", "numpy",
+    fails(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", POEMS, "--engine", "numpy",
           match="the numpy engine evaluates the LSTM language model with a full softmax only")
-    code, out, err = run(capsys, "generate", "--checkpoint", tmp_path / "run", "--form", "wujue", "--acrostic", "春夏秋冬",
+    code, out, err = run(capsys, "generate", "--checkpoint", tmp_path / "run", "--form", "wujue", "--acrostic", "春山秋月",
                          "--num", "3", "--seed", "1")
     poems = out.split()
-    assert code == 0 and len(poems) == 3 and all(p[0::6][:4] == "春夏秋冬" and len(p) == 24 for p in poems), (out, err)
+    assert code == 0 and len(poems) == 3 and all(p[0::6][:4] == "春山秋月" and len(p) == 24 for p in poems), (out, err)
     code, out, err = run(capsys, "generate", "--checkpoint", tmp_path / "run", "--form", "wulv", "--strategy", "beam")
     assert code == 0 and len(out.strip()) == 48, (out, err)
 
@@ -305,22 +304,22 @@ def test_awd_preset_with_class_softmax_trains_reloads_and_writes_forms(capsys, t
 def test_awd_fine_tuning_continues_a_run_with_averaging_from_the_start(capsys, tmp_path):
     code, _, err = run(capsys, "train", *AWD_TINY, "--max-steps", "3", "--out", tmp_path / "run")
     assert code == 0, err
-    code, out, err = run(capsys, "train", "--preset", "awd-small", "--corpus", "tangshi", "--init-from", tmp_path / "run",
+    code, out, err = run(capsys, "train", "--preset", "awd-small", "--corpus", POEMS, "--init-from", tmp_path / "run",
                          "--finetune", "--max-steps", "3", "--time-budget", "0", "--no-progress", "--out", tmp_path / "ft")
     assert code == 0, err
     config = json.loads((tmp_path / "ft" / "config.json").read_text())
     assert config["train"]["optim"]["finetune"] and config["train"]["model"]["hidden_size"] == 12 and config["train"]["model"]["num_layers"] == 2
     assert (tmp_path / "ft" / "vocab.json").read_text() == (tmp_path / "run" / "vocab.json").read_text()
-    fails(capsys, "train", "--preset", "awd-small", "--corpus", "tangshi", "--init-from", tmp_path / "run", "--finetune",
+    fails(capsys, "train", "--preset", "awd-small", "--corpus", POEMS, "--init-from", tmp_path / "run", "--finetune",
           "--optimizer", "adam", "--out", tmp_path / "ft2", match="it needs --optimizer ntasgd")
     assert not (tmp_path / "ft2").exists()
 
 
 @pytest.mark.parametrize("argv, match", [
-    (["--corpus", "tangshi", "--wdrop", "0.2"], "--wdrop is an AWD-LSTM option"),
-    (["--corpus", "tangshi", "--softmax", "class"], "--softmax class is for AWD-LSTM"),
-    (["--preset", "awd-small", "--corpus", "tangshi", "--finetune"], "give it with --init-from"),
-    (["--preset", "awd-small", "--corpus", "tangshi", "--engine", "numpy"], "AWD-LSTM trains with the torch engine only"),
+    (["--corpus", POEMS, "--wdrop", "0.2"], "--wdrop is an AWD-LSTM option"),
+    (["--corpus", POEMS, "--softmax", "class"], "--softmax class is for AWD-LSTM"),
+    (["--preset", "awd-small", "--corpus", POEMS, "--finetune"], "give it with --init-from"),
+    (["--preset", "awd-small", "--corpus", POEMS, "--engine", "numpy"], "AWD-LSTM trains with the torch engine only"),
 ])
 def test_bad_awd_requests(capsys, tmp_path, argv, match):
     fails(capsys, "train", *argv, "--out", tmp_path / "run", "--time-budget", "0", match=match)
@@ -328,7 +327,7 @@ def test_bad_awd_requests(capsys, tmp_path, argv, match):
 
 
 def test_time_budget_zero_means_no_limit(capsys, tmp_path):
-    code, _, err = run(capsys, "train", "--corpus", "tangshi", "--max-steps", "1", "--out", tmp_path / "run", *TINY)
+    code, _, err = run(capsys, "train", "--corpus", POEMS, "--max-steps", "1", "--out", tmp_path / "run", *TINY)
     assert code == 0, err
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["time_budget"] == 0
 
@@ -341,14 +340,14 @@ def test_adaptive_softmax_trains_evaluates_and_writes_every_form(capsys, tmp_pat
     from rnnlab.data.dataset import prepare
     from rnnlab.train.perplexity import poem_perplexity
 
-    code, out, err = run(capsys, "train", "--corpus", "tangshi", "--softmax", "adaptive", "--embed-size", "16",
+    code, out, err = run(capsys, "train", "--corpus", POEMS, "--softmax", "adaptive", "--embed-size", "16",
                          "--hidden-size", "32", "--max-steps", "4", "--eval-every", "2", "--time-budget", "0",
                          "--no-progress", "--out", tmp_path / "run")
     assert code == 0, err
     ckpt = load_checkpoint(tmp_path / "run")
     assert ckpt.model.config.softmax == "adaptive"
     valid = prepare(ckpt.data_config, vocab=ckpt.vocab).valid
-    code, out, err = run(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", "tangshi", "--split", "valid", "--json")
+    code, out, err = run(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", POEMS, "--split", "valid", "--json")
     assert code == 0, err
     assert math.isclose(json.loads(out)["perplexity"], poem_perplexity(ckpt.model, valid, ckpt.vocab.pad), rel_tol=1e-6)
     assert math.isclose(json.loads(out)["perplexity"], ckpt.meta["valid_ppl"], rel_tol=1e-5)
@@ -361,5 +360,5 @@ def test_adaptive_softmax_trains_evaluates_and_writes_every_form(capsys, tmp_pat
     code, out, err = run(capsys, "eval-gen", "--checkpoint", tmp_path / "run", "--form", "qilv", "--rhyme", "--tones",
                          "--num", "10", "--json")
     assert code == 0 and json.loads(out)["form_valid"] == 1.0 and json.loads(out)["rhyme"] == 1.0, err
-    fails(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", "tangshi", "--engine", "numpy",
+    fails(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", POEMS, "--engine", "numpy",
           match="with a full softmax only")

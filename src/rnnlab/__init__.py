@@ -1,8 +1,31 @@
-"""rnnlab: recurrent language models you can read, from hand-written BPTT to Tang poems."""
+"""rnnlab: recurrent language models you can read, from hand-written BPTT to Tang poems.
+
+    import rnnlab
+    run = rnnlab.train(corpus="tang", time_budget=15)      # the options of `rnnlab train`, as keywords
+    poet = rnnlab.load(run.run_dir)                          # or any checkpoint or run directory
+    poet.generate("月", form="qijue", num=3)
+    poet.perplexity(["床前明月光，疑是地上霜。举头望明月，低头思故乡。"])
+"""
 __version__ = "0.1.0"
 
 
 def load(path, cell=None, device="cpu"):
-    """Load a checkpoint (or a run directory's best one): `rnnlab.load("runs/x").generate(start="月")`."""
+    """A checkpoint (or a run directory's best one), with .generate(start, **options) and .perplexity(texts)."""
     from rnnlab.checkpoint import load_checkpoint
     return load_checkpoint(path, cell=cell, device=device)
+
+
+def train(preset=None, out=None, progress=True, **options):
+    """Train as `rnnlab train` does, with its options as keywords (corpus="tang", time_budget=15, ...);
+    returns the TrainResult (run_dir, best_ppl, checkpoint, metrics, ...). `out`: the run directory
+    (default: runs/CORPUS-KIND-TIME)."""
+    import time
+    from pathlib import Path
+
+    from rnnlab.data.dataset import prepare
+    from rnnlab.train.config import DEFAULT_PRESET, build_config
+    from rnnlab.train.loop import train as train_loop
+
+    cfg = build_config(preset or DEFAULT_PRESET, **options)
+    out = Path(out or f"runs/{Path(cfg.data.corpus).stem}-{cfg.architecture}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return train_loop(cfg, prepare(cfg.data, fetch_missing=cfg.data.corpus == "tang"), out, progress=progress)

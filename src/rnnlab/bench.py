@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from rnnlab.machine import describe
 from rnnlab.nn.cells import CELLS
 from rnnlab.nn.configs import ModelConfig
 from rnnlab.nn.lm import LanguageModel, sequence_loss
@@ -154,8 +155,8 @@ def run(hidden_sizes=(128, 256, 512, 1024), batch_sizes=(16, 64), length=49, voc
         peaks = peak_memory(jobs)
         for row, job in zip(rows, jobs):
             row["peak_mib"] = peaks[job]
-    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "length": length, "vocab": vocab,
-            "repeats": repeats, "rows": rows}
+    return {**describe(), "torch": torch.__version__, "threads": torch.get_num_threads(), "length": length,
+            "vocab": vocab, "repeats": repeats, "rows": rows}
 
 
 def table(result):
@@ -170,7 +171,8 @@ def table(result):
         for r in rows:
             if r["kind"] == kind:
                 points[(r["hidden"], r["batch"])][r["engine"]] = r
-        lines += [f"{titles[kind]}: tokens/s (float32, length {result['length']}, {result['threads']} threads, "
+        where = f"{result['cpu']} ({', '.join(result['simd']) or 'no SIMD flags read'}), " if "cpu" in result else ""
+        lines += [f"{titles[kind]}: tokens/s (float32, length {result['length']}, {where}{result['threads']} threads, "
                   f"torch {result['torch']})", "",
                   "| hidden | batch | " + " | ".join(engines) + "".join(f" | {a}/{b}" for a, b in ratios) + " |",
                   "|---" * (2 + len(engines) + len(ratios)) + "|"]

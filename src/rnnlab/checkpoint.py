@@ -8,7 +8,7 @@ A run directory may be given instead of a checkpoint: its best/ checkpoint is us
 """
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -59,10 +59,26 @@ class Checkpoint:
     meta: dict
     path: Path
 
-    def generate(self, **options):
-        """Poems from this model; the options are those of rnnlab.generate.sampling.generate."""
+    def generate(self, start="", **options):
+        """Poems from this model, each opening with `start`: `ckpt.generate("月", form="qijue", num=3)`. The
+        options are the fields of GenerationOptions (rnnlab/generate/options.py)."""
         from rnnlab.generate.sampling import generate
-        return generate(self.model, self.vocab, **options)
+        return generate(self.model, self.vocab, start, **options)
+
+    def perplexity(self, texts_or_corpus, split="all"):
+        """Perplexity per predicted character (the end mark included) of a list of poems, each scored whole
+        as given, or of a corpus (a name or a path) read and cleaned as training read this model's corpus;
+        `split` of a corpus: all, or the train/valid split of this model's data settings."""
+        from rnnlab.data.dataset import Split, prepare
+        from rnnlab.train.perplexity import poem_perplexity
+
+        if isinstance(texts_or_corpus, (str, Path)):
+            data = prepare(replace(self.data_config, corpus=str(texts_or_corpus), format=None), vocab=self.vocab,
+                           fetch_missing=texts_or_corpus == "tang")
+            sequences = {"train": data.train, "valid": data.valid, "all": Split.concat([data.train, data.valid])}[split]
+        else:
+            sequences = Split.from_lists([[self.vocab.bos, *self.vocab.encode(t), self.vocab.eos] for t in texts_or_corpus])
+        return poem_perplexity(self.model, sequences, self.vocab.pad)
 
 
 def save_checkpoint(folder, model, vocab, data_config, meta):

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-POEMS = json.dumps([{"paragraphs": ["床前明月光，疑是地上霜。"]}], ensure_ascii=False).encode()
+ONE_POEM_JSON = json.dumps([{"paragraphs": ["床前明月光，疑是地上霜。"]}], ensure_ascii=False).encode()
 
 
 def tang_tarball():
@@ -17,7 +17,7 @@ def tang_tarball():
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tar:
         for name, data in [("package/LICENSE", b"MIT"), ("package/dist/other.json", b"[]"),
-                           ("package/dist/quantangshi/poet.tang.0.json", POEMS)]:
+                           ("package/dist/quantangshi/poet.tang.0.json", ONE_POEM_JSON)]:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))

@@ -5,7 +5,7 @@ import pytest
 
 from rnnlab.data.dataset import DataConfig, Split, prepare, split_indices
 from rnnlab.errors import RnnlabError
-from tests.conftest import needs_data
+from tests.conftest import ENGLISH, POEMS
 
 
 def test_split_is_pinned_to_numpy_pcg64():
@@ -58,9 +58,8 @@ def test_empty_after_cleaning_is_an_error(tmp_path):
         prepare(cfg, use_cache=False)
 
 
-@needs_data("tangshi.txt")
 def test_second_prepare_comes_from_the_cache():
-    cfg = DataConfig(corpus="tangshi", seq_len=25)
+    cfg = DataConfig(corpus=POEMS, seq_len=25)
     first, second = prepare(cfg), prepare(cfg)
     assert "cached" not in first.stats and second.stats["cached"]
     assert np.array_equal(first.train.tokens, second.train.tokens)
@@ -68,9 +67,8 @@ def test_second_prepare_comes_from_the_cache():
     assert first.vocab.itos == second.vocab.itos
 
 
-@needs_data("tinyshakespeare", "input.txt")
 def test_plain_text_becomes_windows():
-    data = prepare(DataConfig(corpus="shakespeare", seq_len=32), use_cache=False)
+    data = prepare(DataConfig(corpus=ENGLISH, seq_len=32), use_cache=False)
     assert not data.stats["t2s"]
     assert {len(data.train[i]) for i in range(len(data.train))} == {33}
     assert data.vocab.decode(data.train[0].tolist()).isascii()

@@ -11,7 +11,7 @@ import pytest
 
 from rnnlab.cli import main
 from rnnlab.data import download, sources
-from tests.data.conftest import POEMS, tang_tarball
+from tests.data.conftest import ONE_POEM_JSON, tang_tarball
 
 SHAKESPEARE = b"First Citizen:\nBefore we proceed any further, hear me speak.\n"
 
@@ -80,7 +80,7 @@ def tang(server, tmp_path, monkeypatch):
     tarball = server.files["cp.tgz"]
     monkeypatch.setattr(sources, "TANG_INTEGRITY", "sha512-" + base64.b64encode(hashlib.sha512(tarball).digest()).decode())
     monkeypatch.setattr(sources, "expected_tang_hashes",
-                        lambda: {"quantangshi/poet.tang.0.json": hashlib.sha256(POEMS).hexdigest()})
+                        lambda: {"quantangshi/poet.tang.0.json": hashlib.sha256(ONE_POEM_JSON).hexdigest()})
     return tmp_path
 
 
@@ -103,7 +103,7 @@ def fails_cleanly(capsys, root, *argv, match):
 def test_fetch_tang_over_http(capsys, server, tang):
     code, out, _ = fetch_cli(capsys, "tang", "--source", server.url("/cp.tgz"))
     installed = tang / "data" / "chinese-poetry" / "quantangshi" / "poet.tang.0.json"
-    assert code == 0 and "verified" in out and installed.read_bytes() == POEMS
+    assert code == 0 and "verified" in out and installed.read_bytes() == ONE_POEM_JSON
     assert (tang / "data" / "chinese-poetry" / "LICENSE").read_text() == "MIT"
     assert list((tang / "cache" / "downloads").iterdir()) == []          # the tarball is not kept
 
@@ -124,7 +124,7 @@ def test_an_interrupted_fetch_installs_nothing_and_the_next_one_resumes(capsys, 
     code, _, err = fetch_cli(capsys, "tang", "--source", url)
     assert code == 0, err
     assert server.log[-1] == ("/cut-once/cp.tgz", f"bytes={len(server.files['cp.tgz']) // 2}-")
-    assert (tang / "data" / "chinese-poetry" / "quantangshi" / "poet.tang.0.json").read_bytes() == POEMS
+    assert (tang / "data" / "chinese-poetry" / "quantangshi" / "poet.tang.0.json").read_bytes() == ONE_POEM_JSON
 
 
 def test_a_tarball_with_the_wrong_hash_is_refused_and_deleted(capsys, server, tang):

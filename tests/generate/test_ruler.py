@@ -7,13 +7,11 @@ import pytest
 
 from rnnlab.cli import main
 from rnnlab.generate.ruler import read_poems, score, shuffle_lines
-from tests.conftest import DATA, needs_data
-
-THREE_HUNDRED = DATA / "chinese-poetry" / "quantangshi" / "唐诗三百首.json"
+from tests.conftest import POEMS, needs_data
 TONES_AT_LEAST = {"wujue": 0.65, "qijue": 0.80, "wulv": 0.65, "qilv": 0.80}
 
 
-@needs_data("chinese-poetry", "quantangshi")
+@needs_data("chinese-poetry", "quantangshi")     # about the full corpus: 57,607 poems
 def test_the_tang_poets_pass_and_shuffled_lines_fail():
     poems = read_poems("tang")
     real, shuffled = score(poems), score(poems, shuffled=True)
@@ -32,9 +30,8 @@ def test_shuffling_keeps_each_line_end_and_its_characters():
     assert [out[i] for i in (4, 5, 10, 11, 16, 17, 22, 23)] == list("尽，流。目，楼。")
 
 
-@needs_data("chinese-poetry", "quantangshi", "唐诗三百首.json")
 def test_prosody_command_prints_json_per_form(capsys):
-    assert main(["prosody", str(THREE_HUNDRED), "--json"]) == 0
+    assert main(["prosody", POEMS, "--json"]) == 0          # 唐诗三百首
     result = json.loads(capsys.readouterr().out)
     assert list(result["forms"]) == ["wujue", "qijue", "wulv", "qilv"]
     assert all(set(r) >= {"poems", "rhyme", "tones"} and r["poems"] > 20 for r in result["forms"].values())

@@ -16,7 +16,7 @@ from rnnlab.numpy.gradcheck import numeric_grad, rel_error
 from rnnlab.numpy.layers import softmax_cross_entropy
 from rnnlab.numpy.lm import LanguageModel, perplexity
 from rnnlab.train.perplexity import poem_perplexity as torch_perplexity
-from tests.conftest import needs_data
+
 
 TOL = 1e-7
 
@@ -78,7 +78,6 @@ def test_one_sgd_step_gives_the_same_parameters():
         assert rel_error(model.state_dict()[name], value.numpy()) <= 1e-12, name
 
 
-@needs_data("tangshi.txt")
 def test_same_checkpoint_same_perplexity_in_both_engines(tiny_full_run):
     ckpt = load_checkpoint(tiny_full_run.run_dir, dtype=torch.float64)
     data = prepare(ckpt.data_config, vocab=ckpt.vocab)

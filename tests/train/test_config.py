@@ -11,10 +11,10 @@ from safetensors.torch import load_file
 from rnnlab.cli import main
 from rnnlab.nn.configs import AWDConfig, ModelConfig
 from rnnlab.train.config import TrainConfig, build_config, lookup
-from tests.conftest import needs_data
+from tests.conftest import POEMS
 from tests.test_cli import TINY, fails
 
-AWD_TINY = ["--preset", "awd-small", "--corpus", "tangshi", "--embed-size", "8", "--hidden-size", "12", "--num-layers",
+AWD_TINY = ["--preset", "awd-small", "--corpus", POEMS, "--embed-size", "8", "--hidden-size", "12", "--num-layers",
             "2", "--batch-size", "8", "--bptt", "12", "--time-budget", "0", "--no-progress"]
 
 
@@ -29,7 +29,6 @@ def test_options_land_in_their_sections_and_the_config_round_trips():
     assert TrainConfig.from_dict(json.loads(json.dumps(lstm.to_dict()))) == lstm
 
 
-@needs_data("tangshi.txt")
 @pytest.mark.parametrize("argv, match", [
     (["--preset", "awd-small", "--activation", "relu"], "--activation is a plain-LSTM option, not used by AWD-LSTM"),
     (["--preset", "awd-small", "--init", "orthogonal"], "--init is a plain-LSTM option"),
@@ -42,7 +41,7 @@ def test_options_land_in_their_sections_and_the_config_round_trips():
     (["--preset", "awd-small", "--optim-impl", "torch"], "torch.optim has no ntasgd"),
 ])
 def test_an_option_the_run_would_not_use_is_refused(capsys, tmp_path, argv, match):
-    fails(capsys, "train", "--corpus", "tangshi", *TINY, *argv, "--out", tmp_path / "run", match=match)
+    fails(capsys, "train", "--corpus", POEMS, *TINY, *argv, "--out", tmp_path / "run", match=match)
     assert not (tmp_path / "run").exists()
 
 
@@ -52,7 +51,7 @@ def test_an_option_the_run_would_not_use_is_refused(capsys, tmp_path, argv, matc
     (["--preset", "awd-small"], "--init-from gives a plain LSTM: choose cpu-fast or a seed-* --preset"),
 ])
 def test_init_from_takes_the_model_from_the_checkpoint(capsys, tmp_path, tiny_run, argv, match):
-    fails(capsys, "train", "--corpus", "tangshi", "--init-from", tiny_run.run_dir, "--time-budget", "0", *argv,
+    fails(capsys, "train", "--corpus", POEMS, "--init-from", tiny_run.run_dir, "--time-budget", "0", *argv,
           "--out", tmp_path / "run", match=match)
     assert not (tmp_path / "run").exists()
 
@@ -67,7 +66,6 @@ def test_help_shows_the_defaults_that_apply(capsys, monkeypatch):
     assert "(default: 49; seed-small 25, awd 400, awd-small 400)" in text
 
 
-@needs_data("tangshi.txt")
 def test_awd_applies_l1_value_clipping_and_gradient_norm_logging(capsys, tmp_path):
     """These options were accepted and ignored by the AWD engine; now they change the run."""
     common = [*AWD_TINY, "--optimizer", "sgd", "--lr", "1", "--max-steps", "3", "--eval-every", "3"]

@@ -12,10 +12,9 @@ from rnnlab.checkpoint import load_checkpoint
 from rnnlab.cli import main
 from rnnlab.nn.lm import LanguageModel
 from rnnlab.train.state import load_state
-from tests.conftest import needs_data
+from tests.conftest import POEMS
 
-pytestmark = needs_data("tangshi.txt")
-ARGS = ["--corpus", "tangshi", "--embed-size", "8", "--hidden-size", "12", "--batch-size", "16", "--max-steps", "6",
+ARGS = ["--corpus", POEMS, "--embed-size", "8", "--hidden-size", "12", "--batch-size", "16", "--max-steps", "6",
         "--eval-every", "3", "--checkpoint-every", "4", "--time-budget", "0", "--no-progress", "--device", "cpu"]
 
 

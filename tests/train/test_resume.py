@@ -13,10 +13,9 @@ import pytest
 from rnnlab.cli import main
 from rnnlab.train.schedule import lr_factor
 from rnnlab.train.state import STATE_FILE, load_state
-from tests.conftest import needs_data
+from tests.conftest import POEMS
 
-pytestmark = needs_data("tangshi.txt")
-TINY = ["--corpus", "tangshi", "--embed-size", "8", "--hidden-size", "12", "--batch-size", "16", "--time-budget", "0",
+TINY = ["--corpus", POEMS, "--embed-size", "8", "--hidden-size", "12", "--batch-size", "16", "--time-budget", "0",
         "--no-progress", "--eval-every", "4", "--checkpoint-every", "1"]
 RUNS = {
     "cpu-fast (adaptive softmax, warm-up, cosine, subset validation), dropout": [
@@ -120,7 +119,7 @@ def test_an_interrupted_state_write_leaves_the_previous_one(tmp_path, monkeypatc
     from rnnlab.data.dataset import prepare
     from rnnlab.train.config import build_config
 
-    cfg = build_config(corpus="tangshi", embed_size=8, hidden_size=12, device="cpu")
+    cfg = build_config(corpus=POEMS, embed_size=8, hidden_size=12, device="cpu")
     data = prepare(cfg.data)
     engine = make_engine(cfg, start_model(cfg, data), "cpu", data.vocab)
     with pytest.raises(OSError, match="power cut"):

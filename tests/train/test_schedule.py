@@ -14,7 +14,7 @@ from rnnlab.train.loop import train
 from rnnlab.train.perplexity import poem_perplexity
 from rnnlab.train.schedule import lr_factor
 from rnnlab.train.state import load_state
-from tests.conftest import needs_data
+from tests.conftest import POEMS
 
 
 def test_warmup_is_linear_and_the_cosine_ends_at_zero_on_the_horizon():
@@ -42,18 +42,16 @@ def test_buckets_cover_every_poem_once_and_cut_the_padding():
     assert padding(batches) < padding(shuffled) / 5
 
 
-@needs_data("tangshi.txt")
 def test_bucketed_batches_hold_the_same_tokens_as_the_poems():
-    data = prepare(build_config(corpus="tangshi").data)
+    data = prepare(build_config(corpus=POEMS).data)
     split = data.train
     batches = bucketed_batches(np.diff(split.offsets), 8, np.random.default_rng(0))
     inputs = [padded_batch(split, idx, data.vocab.pad)[0] for idx in batches]
     assert sum(int((x != data.vocab.pad).sum()) for x in inputs) == split.n_targets
 
 
-@needs_data("tangshi.txt")
 def test_cosine_with_max_steps_ends_near_zero_at_the_last_step(tmp_path):
-    cfg = build_config(corpus="tangshi", embed_size=8, hidden_size=12, batch_size=16, time_budget=0, max_steps=12,
+    cfg = build_config(corpus=POEMS, embed_size=8, hidden_size=12, batch_size=16, time_budget=0, max_steps=12,
                        warmup=3, lr=0.01, log_every=1, eval_every=100, device="cpu")
     train(cfg, prepare(cfg.data), tmp_path / "run", progress=False)
     lrs = [float(r["lr"]) for r in csv.DictReader(open(tmp_path / "run" / "metrics.csv"))]
@@ -63,9 +61,8 @@ def test_cosine_with_max_steps_ends_near_zero_at_the_last_step(tmp_path):
     assert load_state(tmp_path / "run")["progress"]["horizon"] == 12
 
 
-@needs_data("tangshi.txt")
 def test_a_timed_run_fits_the_cosine_to_its_budget_and_keeps_time_for_the_full_validation(tmp_path, capsys):
-    cfg = build_config(corpus="tangshi", embed_size=8, hidden_size=12, batch_size=4, time_budget=0.15, epochs=1000,
+    cfg = build_config(corpus=POEMS, embed_size=8, hidden_size=12, batch_size=4, time_budget=0.15, epochs=1000,
                        warmup=5, valid_subset=10, eval_every=10, patience=1000, device="cpu")
     result = train(cfg, prepare(cfg.data), tmp_path / "run", progress=False)
     progress = load_state(tmp_path / "run")["progress"]
@@ -78,9 +75,8 @@ def test_a_timed_run_fits_the_cosine_to_its_budget_and_keeps_time_for_the_full_v
     assert lrs[-1] < 0.25 * max(lrs)
 
 
-@needs_data("tangshi.txt")
 def test_validation_on_a_subset_reports_the_full_split_for_the_best_weights(tmp_path, capsys):
-    cfg = build_config(corpus="tangshi", embed_size=8, hidden_size=12, batch_size=16, time_budget=0, max_steps=8,
+    cfg = build_config(corpus=POEMS, embed_size=8, hidden_size=12, batch_size=16, time_budget=0, max_steps=8,
                        valid_subset=5, eval_every=4, device="cpu")
     data = prepare(cfg.data)
     result = train(cfg, data, tmp_path / "run", progress=False)

@@ -2,11 +2,10 @@
 五言绝句 and reads it; an impossible request shows the server's message on the page."""
 import pytest
 
-from tests.conftest import needs_data
+
 from tests.web.conftest import chromium_path
 
-pytestmark = [needs_data("tangshi.txt"),
-              pytest.mark.skipif(chromium_path() is None, reason="no chromium (apt-get install chromium)")]
+pytestmark = [              pytest.mark.skipif(chromium_path() is None, reason="no chromium (apt-get install chromium)")]
 
 
 @pytest.fixture(scope="module")

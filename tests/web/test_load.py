@@ -8,9 +8,7 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import needs_data
 
-pytestmark = needs_data("tangshi.txt")
 REQUESTS, CLIENTS, TIME_LIMIT_S, MEMORY_BOUND_MIB = 200, 8, 180, 64
 
 

@@ -3,6 +3,8 @@ import argparse
 from dataclasses import fields
 from typing import get_args
 
+from rnnlab import __version__
+
 class Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -81,6 +83,7 @@ def add_data_args(p, default):
     """The data options; `default(name)` says which default applies."""
     g = p.add_argument_group("data")
     g.add_argument("--corpus", help=f"tang, tangshi, shakespeare, or a path ({default('corpus')})")
+    add_format_arg(g)
     g.add_argument("--seq-len", type=positive_int,
                    help=f"tokens per sequence incl. the end token; longer poems are truncated ({default('seq_len')})")
     g.add_argument("--min-len", type=positive_int, help=f"drop poems shorter than this many characters ({default('min_len')})")
@@ -89,6 +92,12 @@ def add_data_args(p, default):
                    help="convert traditional to simplified characters (default: on for Chinese corpora)")
     g.add_argument("--valid-fraction", type=fraction, help=f"share of sequences held out for validation ({default('valid_fraction')})")
     g.add_argument("--split-seed", type=int, help=f"seed of the train/valid split ({default('split_seed')})")
+
+
+def add_format_arg(p):
+    from rnnlab.data.readers import READERS
+    p.add_argument("--format", choices=list(READERS),
+                   help="how to read a corpus file (default: guessed; lines = one poem a line, as generate prints)")
 
 
 def show(value):
@@ -114,9 +123,9 @@ def train_default(name):
     return f"default: {show(base)}" + (f"; {others}" if others else "")
 
 
-DATA_OPTIONS = ("corpus", "seq_len", "min_len", "min_count", "t2s", "valid_fraction", "split_seed")
+DATA_OPTIONS = ("corpus", "format", "seq_len", "min_len", "min_count", "t2s", "valid_fraction", "split_seed")
 # what `rnnlab train` hands to build_config: every option of its parser but these
-NOT_CONFIG = ("command", "preset", "init_from", "out", "no_progress", "resume")
+NOT_CONFIG = ("command", "preset", "config", "init_from", "out", "no_progress", "resume")
 
 
 def data_overrides(args):
@@ -128,6 +137,7 @@ def build_parser():
     from rnnlab.train.schedule import SCHEDULES
 
     parser = Parser(prog="rnnlab", description="Recurrent language models: train an LSTM on Tang poems and let it write poems.")
+    parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     data = sub.add_parser("data", help="fetch and prepare corpora")
@@ -163,6 +173,9 @@ def build_parser():
                    help="sizes (embedding/hidden, batch, length): " + "; ".join(
                        f"{name}: {p['embed_size']}/{p['hidden_size']}, {p['batch_size']}, {p['seq_len']}" for name, p in PRESETS.items())
                    + f" (default: {DEFAULT_PRESET}: the most accurate in a CPU-time budget; seed-*: the reference's settings)")
+    g.add_argument("--config", metavar="FILE",
+                   help="a recipe: a TOML or JSON file of these options by name (hidden_size = 512), or a run's "
+                        "config.json; flags given here override it (examples/*.toml)")
     g.add_argument("--engine", choices=["torch", "numpy"],
                    help=f"torch, or numpy (hand-written backward, numpy optimizers, CPU) ({d('engine')})")
     g.add_argument("--cell", choices=["autograd", "manual", "native"],
@@ -242,6 +255,7 @@ def build_parser():
     ev = sub.add_parser("eval", help="perplexity of a corpus under a checkpoint")
     ev.add_argument("--checkpoint", required=True, metavar="DIR", help="a checkpoint or run directory")
     ev.add_argument("--corpus", required=True, help="tang, tangshi, shakespeare, or a path")
+    add_format_arg(ev)
     ev.add_argument("--split", choices=["all", "train", "valid"], default="all",
                     help="valid/train: the split the checkpoint was trained with (default: %(default)s)")
     ev.add_argument("--engine", choices=["torch", "numpy"], default="torch", help="which engine computes it (default: %(default)s)")
@@ -253,12 +267,15 @@ def build_parser():
     gen.add_argument("--json", action="store_true", help="print JSON")
     eg = sub.add_parser("eval-gen", help="generate poems and measure form, rhyme, tones, diversity, novelty, log-probability")
     add_generation_args(eg, num=200)
+    eg.add_argument("--poems", metavar="FILE", help="score the poems of FILE (e.g. what generate wrote) instead of new ones")
+    add_format_arg(eg)
     eg.add_argument("--json", action="store_true", help="print JSON")
     pr = sub.add_parser("prosody", help="score the regulated poems of a corpus: rhyme and tone rules per form",
                         description="For each regulated form (wujue qijue wulv qilv), the number of poems of that shape "
                                     "that rhyme on 平 (those rhyming on 仄 are old-style verse, counted apart) and the share "
                                     "that rhyme and that follow the tone rules. Traditional text is converted first.")
     pr.add_argument("corpus", metavar="FILE", help="a corpus file or folder in any format rnnlab reads, or tang, tangshi")
+    add_format_arg(pr)
     pr.add_argument("--prosody", choices=["classical", "modern"], default="classical", help="(default: %(default)s)")
     pr.add_argument("--shuffled", action="store_true",
                     help="shuffle each line's characters (the last kept) first: what the checks give to non-verse")

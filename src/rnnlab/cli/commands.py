@@ -51,9 +51,16 @@ def cmd_train(args):
     from rnnlab.checkpoint import load_checkpoint
     from rnnlab.data.dataset import prepare
     from rnnlab.train.config import DEFAULT_PRESET, build_config
+    from rnnlab.train.config_file import read_config_file
     from rnnlab.train.loop import pick_device, resume_run, train
 
     options = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
+    if args.config:
+        if args.resume:
+            raise RnnlabError("--resume continues a run with its own settings: drop --config")
+        preset, from_file = read_config_file(args.config)
+        args.preset = args.preset or preset
+        options = {**from_file, **{k: v for k, v in options.items() if v is not None}}
     if args.resume:
         given = [k for k, v in {**options, "preset": args.preset, "out": args.out, "init_from": args.init_from}.items()
                  if v is not None and k != "time_budget"]
@@ -102,7 +109,7 @@ def cmd_eval(args):
     ckpt = load_checkpoint(args.checkpoint, dtype=torch.float64 if args.float64 or args.engine == "numpy" else torch.float32)
     if args.engine == "numpy" and (architecture(ckpt.model) != "lstm" or ckpt.model.config.softmax != "full"):
         raise RnnlabError("the numpy engine evaluates the LSTM language model with a full softmax only; use --engine torch")
-    config = replace(ckpt.data_config, corpus=args.corpus)
+    config = replace(ckpt.data_config, corpus=args.corpus, format=args.format)
     data = prepare(config, vocab=ckpt.vocab, fetch_missing=args.corpus == "tang")
     if args.engine == "numpy":
         from rnnlab.numpy.lm import LanguageModel, perplexity
@@ -141,7 +148,11 @@ def cmd_eval_gen(args):
     options = generation_options(args)
     ckpt = load_checkpoint(args.checkpoint)
     t0 = time.perf_counter()
-    poems = ckpt.generate(**options)
+    if args.poems:
+        from rnnlab.generate.ruler import read_poems
+        poems, options = read_poems(args.poems, args.format), {"poems": args.poems}
+    else:
+        poems = ckpt.generate(**options)
     seconds = time.perf_counter() - t0
     result = {"checkpoint": str(ckpt.path), "options": options, **evaluate(ckpt, poems, args.form, args.prosody),
               "seconds": seconds, "examples": poems[:3]}
@@ -162,7 +173,7 @@ def cmd_prosody(args):
     from rnnlab.generate.forms import FORM_NAMES
     from rnnlab.generate.ruler import read_poems, score
 
-    result = score(read_poems(args.corpus), args.prosody, args.shuffled)
+    result = score(read_poems(args.corpus, args.format), args.prosody, args.shuffled)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return

@@ -22,6 +22,7 @@ CACHE_VERSION = 1
 @dataclass(frozen=True)
 class DataConfig:
     corpus: str = "tang"
+    format: str | None = None   # a key of readers.READERS for a corpus file; None: guessed from the file
     seq_len: int = 49           # tokens per training sequence, the end token included (the reference's "sentence length")
     min_len: int = 12           # poems shorter than this (characters) are dropped
     min_count: int = 3          # keep characters seen at least this often in the training split
@@ -83,7 +84,7 @@ def split_indices(n, valid_fraction, seed):
 
 
 def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
-    corpus = sources.resolve(config.corpus, fetch_missing=fetch_missing)
+    corpus = sources.resolve(config.corpus, fetch_missing=fetch_missing, format=config.format)
     t2s = corpus.chinese if config.t2s is None else config.t2s
     key = _cache_key(corpus, config, t2s, vocab)
     if use_cache:

@@ -63,10 +63,12 @@ def cache_dir():
     return Path(base) / "rnnlab"
 
 
-def resolve(corpus, fetch_missing=False):
-    """A corpus name (tang, tangshi, shakespeare) or a path -> Corpus."""
-    from rnnlab.data.readers import guess_format, is_han, read_text_file
+def resolve(corpus, fetch_missing=False, format=None):
+    """A corpus name (tang, tangshi, shakespeare) or a path -> Corpus; a path's format is `format`, else guessed."""
+    from rnnlab.data.readers import READERS, guess_format, is_han, read_text_file
 
+    if format is not None and format not in READERS:
+        raise RnnlabError(f"--format {format}: not a corpus format (one of {', '.join(READERS)})")
     if corpus in NAMED:
         rel, fmt, chinese = NAMED[corpus]
         path = data_dir() / rel
@@ -81,7 +83,7 @@ def resolve(corpus, fetch_missing=False):
     path = Path(corpus).expanduser()
     if not path.exists():
         raise RnnlabError(f"{corpus}: no such file or corpus (named corpora: {', '.join(NAMED)})")
-    fmt = guess_format(path)
+    fmt = format or guess_format(path)
     chinese = fmt != "text" or any(is_han(ch) for ch in read_text_file(path)[:2000])
     return Corpus(path.name, path, fmt, chinese)
 

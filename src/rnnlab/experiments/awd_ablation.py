@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rnnlab.data.dataset import DataConfig, Split, prepare
 from rnnlab.experiments.plots import line_plot
+from rnnlab.progress import tracked
 from rnnlab.train.config import build_config
 from rnnlab.train.loop import train
 from rnnlab.train.perplexity import stream_perplexity
@@ -66,8 +67,8 @@ def run(out, quick=False, seed=0, corpus="tangshi", epochs=None):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     configs = {label: variant_config(label, corpus, epochs, seed, size) for label in VARIANTS}
-    results = {label: run_variant(label, cfg, data, test, out / "runs" / f"variant-{i}")
-               for i, (label, cfg) in enumerate(configs.items())}
+    variants = tracked(enumerate(configs.items()), len(configs), "awd-ablation: variants trained")
+    results = {label: run_variant(label, cfg, data, test, out / "runs" / f"variant-{i}") for i, (label, cfg) in variants}
 
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, ["variant", "epoch", "train_loss", "valid_ppl"])

@@ -11,6 +11,7 @@ import torch
 from rnnlab.data.digits import generate
 from rnnlab.experiments.plots import line_plot
 from rnnlab.experiments.runner import RunConfig, train_classifier
+from rnnlab.progress import tracked
 
 MODELS = {"simple RNN": ("rnn", False), "LSTM": ("lstm", False),
           "bidirectional RNN": ("rnn", True), "bidirectional LSTM": ("lstm", True)}
@@ -28,7 +29,7 @@ def run(out, quick=False, seed=0, lengths=None, epochs=None):
                              initializer=torch.set_num_threads, initargs=(1,)) as pool:
         results = pool.map(_test_accuracy, [(cfg, length) for _, length, cfg in jobs])
         accuracy = {name: {} for name in MODELS}
-        for (name, length, _), acc in zip(jobs, results):
+        for (name, length, _), acc in zip(jobs, tracked(results, len(jobs), "memory: models trained")):
             accuracy[name][length] = acc
 
     with open(out / "accuracy.csv", "w", newline="") as f:

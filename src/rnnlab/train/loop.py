@@ -21,6 +21,7 @@ from rnnlab.fileio import atomic_write_text
 from rnnlab.nn.awd import AWDLanguageModel
 from rnnlab.nn.class_softmax import frequency_classes
 from rnnlab.nn.lm import LanguageModel
+from rnnlab.progress import clock, on_terminal
 from rnnlab.train import distributed
 from rnnlab.train.config import TrainConfig
 from rnnlab.train.engines import make_engine
@@ -57,9 +58,9 @@ def train(cfg, data, run_dir, init_from=None, progress=True, resume=False, on_st
     run = Run.resume(cfg, data, run_dir, device, dist) if resume else Run.start(cfg, data, run_dir, device, dist, init_from)
     cfg, p = run.cfg, run.progress
     run.start_clock()
-    bar = tqdm(total=run.total_steps(), initial=p.step, disable=not (progress and dist.is_main), unit="step",
-               dynamic_ncols=True)
-    run.say = bar.write if dist.is_main else (lambda text: None)
+    bar = tqdm(total=run.total_steps(), initial=p.step, disable=not (progress and dist.is_main and on_terminal()),
+               unit="step", dynamic_ncols=True)
+    run.bar, run.say = bar, bar.write if dist.is_main else (lambda text: None)
     received = []
     with catch_signals(received):
         while p.stop is None and p.epoch < cfg.epochs:
@@ -71,7 +72,8 @@ def train(cfg, data, run_dir, init_from=None, progress=True, resume=False, on_st
                 run.count(step, time.perf_counter() - t0)
                 bar.update()
                 bar.set_postfix(loss=f"{step.loss_sum / step.tokens:.3f}", ppl=f"{exp_or_inf(step.loss_sum / step.tokens):.1f}",
-                                tok_s=f"{p.train_tokens / p.train_time:.0f}", skipped=p.nonfinite, refresh=False)
+                                tok_s=f"{p.train_tokens / p.train_time:.0f}", skipped=p.nonfinite, refresh=False,
+                                **({"left": clock(run.deadline - time.perf_counter())} if run.deadline else {}))
                 out_of_time, interrupted = dist.any(run.deadline is not None and time.perf_counter() >= run.deadline, received)
                 run.after_step(step, b == len(batches) - 1, out_of_time, interrupted)
                 if on_step is not None:
@@ -96,7 +98,7 @@ class Run:
         self.main = dist.is_main
         self.rng = np.random.default_rng(cfg.seed)
         self.carry = carry                    # the AWD-LSTM state to continue an epoch from, when resuming
-        self.say = print
+        self.say, self.bar = print, None
         self.started = self.deadline = None    # start_clock
         extra = [f"grad_norm:{name}" for name, _ in engine.model.named_parameters()] if cfg.log_grad_norms else []
         self.log = MetricsLog(self.dir / "metrics.csv" if self.main else None, extra, rows)
@@ -142,6 +144,15 @@ class Run:
         """For the progress bar: an estimate with variable BPTT windows."""
         total = self.steps_per_epoch * self.cfg.epochs
         return total if self.cfg.max_steps is None else min(total, self.cfg.max_steps)
+
+    def expected_steps(self):
+        """Where the run will stop: with a time budget, the step the clock reaches at the pace so far
+        (validations included), at most total_steps()."""
+        p, now = self.progress, time.perf_counter()
+        if self.deadline is None or p.step == self.first_step:
+            return self.total_steps()
+        per_step = (now - self.started) / (p.step - self.first_step)
+        return min(self.total_steps(), p.step + max(0, int((self.deadline - now) / per_step)))
 
     def schedule_lr(self):
         """The learning rate of the next step, when the run has a schedule (schedule.py)."""
@@ -237,8 +248,19 @@ class Run:
             self.say(f"step {p.step:>6}  NT-ASGD: validation stopped improving, averaging from here on")
         subset = f" ({len(self.valid)} poems)" if self.cfg.valid_subset else ""
         self.say(f"step {p.step:>6}  epoch {p.step / self.steps_per_epoch:5.2f}  valid ppl{subset} {p.latest_ppl:8.2f}"
-                 f"{'  (best)' if p.evals_since_best == 0 else ''}")
+                 f"{'  (best)' if p.evals_since_best == 0 else ''}{self.pace()}")
         return p.latest_ppl
+
+    def pace(self):
+        """The bar's figures refreshed (its total: where the run will stop); where no bar is drawn, the
+        same figures for the validation line."""
+        p, expected = self.progress, self.expected_steps()
+        left = f", {clock(self.deadline - time.perf_counter())} of the budget left" if self.deadline else ""
+        if self.bar is not None and not self.bar.disable:
+            self.bar.total = expected
+            self.bar.refresh()
+            return ""
+        return f"  [{p.step}/{expected} steps, {p.train_tokens / max(p.train_time, 1e-9):.0f} tokens/s{left}]"
 
     def write_row(self, step, **row):
         w, p = self.progress.window, self.progress
