@@ -26,9 +26,9 @@ import torch
 
 from rnnlab.data.dataset import Split, prepare
 from rnnlab.machine import describe
-from rnnlab.train.config import DEFAULT_PRESET, build_config
-from rnnlab.train.loop import train
-from rnnlab.train.perplexity import poem_perplexity
+from rnnlab.training.config import DEFAULT_PRESET, build_config
+from rnnlab.training.loop import train
+from rnnlab.training.perplexity import poem_perplexity
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -31,8 +31,8 @@ def needs_data(*parts):
 def train_tiny(tmp_path_factory, preset):
     """A run trained for a few steps on the fixture poems with a tiny model."""
     from rnnlab.data.dataset import prepare
-    from rnnlab.train.config import build_config
-    from rnnlab.train.loop import train
+    from rnnlab.training.config import build_config
+    from rnnlab.training.loop import train
 
     os.environ["RNNLAB_CACHE"] = str(tmp_path_factory.getbasetemp() / "cache")
     cfg = build_config(preset, corpus=POEMS, embed_size=16, hidden_size=24, batch_size=16, max_steps=6,

@@ -185,8 +185,8 @@ if __name__ == "__main__":      # print the table rows from a real run of every 
     import tempfile
 
     from rnnlab.data.dataset import prepare
-    from rnnlab.train.config import build_config
-    from rnnlab.train.loop import train as train_run
+    from rnnlab.training.config import build_config
+    from rnnlab.training.loop import train as train_run
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

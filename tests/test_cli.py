@@ -338,7 +338,7 @@ def test_adaptive_softmax_trains_evaluates_and_writes_every_form(capsys, tmp_pat
 
     from rnnlab.checkpoint import load_checkpoint
     from rnnlab.data.dataset import prepare
-    from rnnlab.train.perplexity import poem_perplexity
+    from rnnlab.training.perplexity import poem_perplexity
 
     code, out, err = run(capsys, "train", "--corpus", POEMS, "--softmax", "adaptive", "--embed-size", "16",
                          "--hidden-size", "32", "--max-steps", "4", "--eval-every", "2", "--time-budget", "0",

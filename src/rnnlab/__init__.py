@@ -23,8 +23,8 @@ def train(preset=None, out=None, progress=True, **options):
     from pathlib import Path
 
     from rnnlab.data.dataset import prepare
-    from rnnlab.train.config import DEFAULT_PRESET, build_config
-    from rnnlab.train.loop import train as train_loop
+    from rnnlab.training.config import DEFAULT_PRESET, build_config
+    from rnnlab.training.loop import train as train_loop
 
     cfg = build_config(preset or DEFAULT_PRESET, **options)
     out = Path(out or f"runs/{Path(cfg.data.corpus).stem}-{cfg.architecture}-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -70,7 +70,7 @@ class Checkpoint:
         as given, or of a corpus (a name or a path) read and cleaned as training read this model's corpus;
         `split` of a corpus: all, or the train/valid split of this model's data settings."""
         from rnnlab.data.dataset import Split, prepare
-        from rnnlab.train.perplexity import poem_perplexity
+        from rnnlab.training.perplexity import poem_perplexity
 
         if isinstance(texts_or_corpus, (str, Path)):
             data = prepare(replace(self.data_config, corpus=str(texts_or_corpus), format=None), vocab=self.vocab,

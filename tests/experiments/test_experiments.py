@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from rnnlab.cli import main
-from rnnlab.train.clipping import clip_gradients
+from rnnlab.training.clipping import clip_gradients
 
 
 def grads(seed=0):

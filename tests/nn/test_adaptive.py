@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.configs import ModelConfig
 from rnnlab.nn.lm import LanguageModel
-from rnnlab.train.config import build_config
+from rnnlab.training.config import build_config
 
 V = 97
 

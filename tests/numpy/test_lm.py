@@ -15,7 +15,7 @@ from rnnlab.numpy import optim
 from rnnlab.numpy.gradcheck import numeric_grad, rel_error
 from rnnlab.numpy.layers import softmax_cross_entropy
 from rnnlab.numpy.lm import LanguageModel, perplexity
-from rnnlab.train.perplexity import poem_perplexity as torch_perplexity
+from rnnlab.training.perplexity import poem_perplexity as torch_perplexity
 
 
 TOL = 1e-7

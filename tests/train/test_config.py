@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from rnnlab.cli import main
 from rnnlab.nn.configs import AWDConfig, ModelConfig
-from rnnlab.train.config import TrainConfig, build_config, lookup
+from rnnlab.training.config import TrainConfig, build_config, lookup
 from tests.conftest import POEMS
 from tests.test_cli import TINY, fails
 

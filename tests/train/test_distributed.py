@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from rnnlab.checkpoint import load_checkpoint
 from rnnlab.cli import main
 from rnnlab.nn.lm import LanguageModel
-from rnnlab.train.state import load_state
+from rnnlab.training.state import load_state
 from tests.conftest import POEMS
 
 ARGS = ["--corpus", POEMS, "--embed-size", "8", "--hidden-size", "12", "--batch-size", "16", "--max-steps", "6",

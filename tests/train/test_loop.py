@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from rnnlab.data.dataset import DataConfig, prepare
-from rnnlab.train.config import PRESETS, build_config
-from rnnlab.train.perplexity import poem_perplexity
-from rnnlab.train.loop import train
+from rnnlab.training.config import PRESETS, build_config
+from rnnlab.training.perplexity import poem_perplexity
+from rnnlab.training.loop import train
 from tests.conftest import POEMS
 
 
@@ -118,8 +118,8 @@ def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):
 def test_a_non_finite_step_changes_nothing_and_is_never_saved(engine, tmp_path):
     from rnnlab.checkpoint import save_checkpoint
     from rnnlab.errors import RnnlabError
-    from rnnlab.train.engines import make_engine
-    from rnnlab.train.loop import start_model
+    from rnnlab.training.engines import make_engine
+    from rnnlab.training.loop import start_model
 
     cfg = tiny(engine=engine, optimizer="sgd", lr=0.1)
     data = prepare(cfg.data)

@@ -12,7 +12,7 @@ from rnnlab.nn.awd import AWDLanguageModel
 from rnnlab.nn.class_softmax import frequency_classes
 from rnnlab.nn.configs import AWDConfig, ModelConfig
 from rnnlab.nn.lm import LanguageModel
-from rnnlab.train.perplexity import poem_perplexity, stream_perplexity
+from rnnlab.training.perplexity import poem_perplexity, stream_perplexity
 
 VOCAB = Vocab.build(["床前明月光，疑是地上霜。举头望明月，低头思故乡。"], min_count=1)
 POEMS = ["床前明月光，", "疑是地上霜。举头", "望明月", "低头思故乡。床前明月光，疑是"]

@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pytest
 from rnnlab.cli import main
-from rnnlab.train.schedule import lr_factor
-from rnnlab.train.state import STATE_FILE, load_state
+from rnnlab.training.schedule import lr_factor
+from rnnlab.training.state import STATE_FILE, load_state
 from tests.conftest import POEMS
 
 TINY = ["--corpus", POEMS, "--embed-size", "8", "--hidden-size", "12", "--batch-size", "16", "--time-budget", "0",
@@ -113,11 +113,11 @@ def test_an_interrupted_state_write_leaves_the_previous_one(tmp_path, monkeypatc
     def crash(src, dst):
         raise OSError("power cut")
     monkeypatch.setattr(os, "replace", crash)
-    from rnnlab.train.state import Progress, save_state
-    from rnnlab.train.engines import make_engine
-    from rnnlab.train.loop import start_model
+    from rnnlab.training.state import Progress, save_state
+    from rnnlab.training.engines import make_engine
+    from rnnlab.training.loop import start_model
     from rnnlab.data.dataset import prepare
-    from rnnlab.train.config import build_config
+    from rnnlab.training.config import build_config
 
     cfg = build_config(corpus=POEMS, embed_size=8, hidden_size=12, device="cpu")
     data = prepare(cfg.data)
@@ -133,7 +133,7 @@ def test_non_finite_steps_are_skipped_then_rolled_back_with_half_the_learning_ra
     """Steps 6-8 and 12-14 get a NaN gradient: each is skipped; with --max-bad-steps 3 each streak sends the
     run back to its last saved state (saves every 4 steps: step 4, then step 12) with the learning rate halved
     (a scheduled one: the schedule's rate times 1/2 per roll-back)."""
-    import rnnlab.train.engines as engines
+    import rnnlab.training.engines as engines
 
     poisoned, calls = {6, 7, 8, 12, 13, 14}, {"n": 0}
     original = engines.clip_gradients

@@ -9,11 +9,11 @@ import pytest
 
 from rnnlab.data.batches import bucketed_batches, epoch_batches, padded_batch
 from rnnlab.data.dataset import prepare
-from rnnlab.train.config import build_config
-from rnnlab.train.loop import train
-from rnnlab.train.perplexity import poem_perplexity
-from rnnlab.train.schedule import lr_factor
-from rnnlab.train.state import load_state
+from rnnlab.training.config import build_config
+from rnnlab.training.loop import train
+from rnnlab.training.perplexity import poem_perplexity
+from rnnlab.training.schedule import lr_factor
+from rnnlab.training.state import load_state
 from tests.conftest import POEMS
 
 

@@ -12,10 +12,10 @@ from rnnlab.data.stream import batchify
 from rnnlab.nn.awd import AWDLanguageModel
 from rnnlab.nn.configs import AWDConfig
 from rnnlab.nn.class_softmax import frequency_classes
-from rnnlab.train.config import OptimConfig, StreamConfig, TrainConfig, build_config
-from rnnlab.train.engines import AWDEngine
-from rnnlab.train.loop import start_model
-from rnnlab.train.perplexity import perplexity, stream_windows
+from rnnlab.training.config import OptimConfig, StreamConfig, TrainConfig, build_config
+from rnnlab.training.engines import AWDEngine
+from rnnlab.training.loop import start_model
+from rnnlab.training.perplexity import perplexity, stream_windows
 from tests.conftest import POEMS
 
 BOS = 2

@@ -58,6 +58,7 @@ def add_generation_args(p, num):
     from rnnlab.generate.options import GenerationOptions, choices
 
     p.add_argument("--checkpoint", required=True, metavar="DIR", help="a checkpoint or run directory")
+    add_device_arg(p)
     defaults = {"num": num, "seed": 0}                    # the CLI is reproducible unless told otherwise
     for f in fields(GenerationOptions):
         kw = {"default": defaults.get(f.name, f.default), "help": f.metadata["help"]}
@@ -94,6 +95,12 @@ def add_data_args(p, default):
     g.add_argument("--split-seed", type=int, help=f"seed of the train/valid split ({default('split_seed')})")
 
 
+def add_device_arg(p, default="auto"):
+    from rnnlab.device import DEVICES
+    p.add_argument("--device", choices=DEVICES, default=default,
+                   help="auto: CUDA, else Apple's MPS, else the CPU" + (" (default: %(default)s)" if default else ""))
+
+
 def add_format_arg(p):
     from rnnlab.data.readers import READERS
     p.add_argument("--format", choices=list(READERS),
@@ -113,7 +120,7 @@ def data_default(name):
 
 def train_default(name):
     """'default: V' of a training option as it applies: the default preset's value, then each preset that differs."""
-    from rnnlab.train.config import DEFAULT_PRESET, PRESETS, build_config, lookup
+    from rnnlab.training.config import DEFAULT_PRESET, PRESETS, build_config, lookup
 
     values = {preset: lookup(build_config(preset), name) for preset in PRESETS}
     base = values.pop(DEFAULT_PRESET)
@@ -133,8 +140,8 @@ def data_overrides(args):
 
 
 def build_parser():
-    from rnnlab.train.config import DEFAULT_PRESET, OPTIMIZERS, PRESETS
-    from rnnlab.train.schedule import SCHEDULES
+    from rnnlab.training.config import DEFAULT_PRESET, OPTIMIZERS, PRESETS
+    from rnnlab.training.schedule import SCHEDULES
 
     parser = Parser(prog="rnnlab", description="Recurrent language models: train an LSTM on Tang poems and let it write poems.")
     parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
@@ -240,7 +247,7 @@ def build_parser():
                         f"({d('valid_subset')})")
     g.add_argument("--patience", type=positive_int, help=f"stop after N evaluations without improvement ({d('patience')})")
     g.add_argument("--seed", type=int, help=f"seed for initialisation, data order and sampling ({d('seed')})")
-    g.add_argument("--device", choices=["cpu", "cuda", "auto"], help=f"auto: cuda when available ({d('device')})")
+    add_device_arg(g, default=None)
     g.add_argument("--out", metavar="DIR", help="the run directory to write; must not exist yet (default: runs/CORPUS-KIND-TIME)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = tr.add_argument_group("surviving crashes and bad numbers")
@@ -254,6 +261,7 @@ def build_parser():
 
     ev = sub.add_parser("eval", help="perplexity of a corpus under a checkpoint")
     ev.add_argument("--checkpoint", required=True, metavar="DIR", help="a checkpoint or run directory")
+    add_device_arg(ev)
     ev.add_argument("--corpus", required=True, help="tang, tangshi, shakespeare, or a path")
     add_format_arg(ev)
     ev.add_argument("--split", choices=["all", "train", "valid"], default="all",
@@ -285,6 +293,7 @@ def build_parser():
                                     "that write poems with the given checkpoints. API docs at /docs.")
     sv.add_argument("--checkpoint", required=True, action="append", metavar="DIR",
                     help="a checkpoint or run directory; repeat for several models (the first is the default)")
+    add_device_arg(sv)
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
     sv.add_argument("--port", type=positive_int, default=8000, help="(default: %(default)s)")
     sv.add_argument("--timeout", type=positive_float, default=20.0, help="seconds one request may take (default: %(default)s)")

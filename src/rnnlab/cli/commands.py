@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rnnlab.cli.args import NOT_CONFIG, data_overrides, generation_options
+from rnnlab.device import pick_device
 from rnnlab.errors import RnnlabError
 
 START_CHARS = "日红山夜湖海月"   # the reference's start characters (PART 2 §2.2)
@@ -50,9 +51,9 @@ def cmd_train(args):
         sys.stdout = open(os.devnull, "w")
     from rnnlab.checkpoint import load_checkpoint
     from rnnlab.data.dataset import prepare
-    from rnnlab.train.config import DEFAULT_PRESET, build_config
-    from rnnlab.train.config_file import read_config_file
-    from rnnlab.train.loop import pick_device, resume_run, train
+    from rnnlab.training.config import DEFAULT_PRESET, build_config
+    from rnnlab.training.config_file import read_config_file
+    from rnnlab.training.loop import resume_run, train
 
     options = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
     if args.config:
@@ -106,7 +107,11 @@ def cmd_eval(args):
     from rnnlab.checkpoint import architecture, load_checkpoint
     from rnnlab.data.dataset import Split, prepare
 
-    ckpt = load_checkpoint(args.checkpoint, dtype=torch.float64 if args.float64 or args.engine == "numpy" else torch.float32)
+    device = "cpu" if args.engine == "numpy" else pick_device(args.device)
+    if args.float64 and device == "mps":
+        raise RnnlabError("--float64: Apple's MPS computes in float32 only; add --device cpu")
+    ckpt = load_checkpoint(args.checkpoint, device=device,
+                           dtype=torch.float64 if args.float64 or args.engine == "numpy" else torch.float32)
     if args.engine == "numpy" and (architecture(ckpt.model) != "lstm" or ckpt.model.config.softmax != "full"):
         raise RnnlabError("the numpy engine evaluates the LSTM language model with a full softmax only; use --engine torch")
     config = replace(ckpt.data_config, corpus=args.corpus, format=args.format)
@@ -115,7 +120,7 @@ def cmd_eval(args):
         from rnnlab.numpy.lm import LanguageModel, perplexity
         model = LanguageModel(ckpt.model.config, {k: v.numpy() for k, v in ckpt.model.state_dict().items()})
     else:
-        from rnnlab.train.perplexity import poem_perplexity as perplexity
+        from rnnlab.training.perplexity import poem_perplexity as perplexity
         model = ckpt.model
     split = {"train": data.train, "valid": data.valid, "all": Split.concat([data.train, data.valid])}[args.split]
     report = {"checkpoint": str(ckpt.path), "corpus": data.stats["corpus"], "split": args.split,
@@ -133,7 +138,7 @@ def cmd_generate(args):
     from rnnlab.checkpoint import load_checkpoint
 
     options = generation_options(args)
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint, device=pick_device(args.device))
     poems = ckpt.generate(**options)
     if args.json:
         print(json.dumps({**options, "poems": poems}, ensure_ascii=False))
@@ -146,7 +151,7 @@ def cmd_eval_gen(args):
     from rnnlab.generate.evaluate import evaluate
 
     options = generation_options(args)
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint, device=pick_device(args.device))
     t0 = time.perf_counter()
     if args.poems:
         from rnnlab.generate.ruler import read_poems
@@ -213,7 +218,7 @@ def cmd_gradcheck(args):
 def cmd_serve(args):
     from rnnlab.web.app import serve
 
-    serve(args.checkpoint, args.host, args.port, args.timeout)
+    serve(args.checkpoint, args.host, args.port, args.timeout, pick_device(args.device))
 
 
 def cmd_bench(args):

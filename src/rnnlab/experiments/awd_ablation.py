@@ -1,5 +1,5 @@
 """AWD-LSTM ablation (reference 002 §2.3): a plain LSTM, the full AWD-LSTM, and the full model with one
-technique removed at a time, each trained by the training loop (rnnlab.train.loop) for the same number
+technique removed at a time, each trained by the training loop (rnnlab.training.loop) for the same number
 of epochs on the same stream, validated at every epoch end.
 
 The validation poems are split in two halves: the first picks the best epoch (and drives NT-ASGD's
@@ -12,10 +12,10 @@ from pathlib import Path
 from rnnlab.data.dataset import DataConfig, Split, prepare
 from rnnlab.experiments.plots import line_plot
 from rnnlab.progress import tracked
-from rnnlab.train.config import build_config
-from rnnlab.train.loop import train
-from rnnlab.train.perplexity import stream_perplexity
-from rnnlab.train.state import load_state
+from rnnlab.training.config import build_config
+from rnnlab.training.loop import train
+from rnnlab.training.perplexity import stream_perplexity
+from rnnlab.training.state import load_state
 
 # the full model: 2 layers, NT-ASGD at lr 20 with clipping 0.25, AR 2, TAR 1, BPTT 35 (variable)
 FULL = dict(num_layers=2, batch_size=16, bptt=35, optimizer="ntasgd", lr=20.0, clip_norm=0.25, weight_decay=1.2e-6,

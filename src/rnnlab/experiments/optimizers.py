@@ -7,9 +7,9 @@ from pathlib import Path
 
 from rnnlab.data.dataset import prepare
 from rnnlab.experiments.plots import plt
-from rnnlab.train.config import build_config
-from rnnlab.train.loop import train
-from rnnlab.train.metrics import format_cell
+from rnnlab.training.config import build_config
+from rnnlab.training.loop import train
+from rnnlab.training.metrics import format_cell
 
 # label -> build_config options: the reference's five runs, then its two re-tuned ones
 RUNS = {

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from rnnlab.data.batches import epoch_batches
 from rnnlab.nn.classify import DigitSumClassifier
-from rnnlab.train.clipping import clip_gradients
+from rnnlab.training.clipping import clip_gradients
 
 
 @dataclass(frozen=True)

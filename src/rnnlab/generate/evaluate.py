@@ -11,7 +11,7 @@ corpus, and how likely the model itself finds them.
 """
 from rnnlab.data.dataset import Split, prepare
 from rnnlab.generate.forms import follows_tones, form_of, rhymes, split_lines
-from rnnlab.train.perplexity import poem_windows, summed_loss
+from rnnlab.training.perplexity import poem_windows, summed_loss
 
 
 def ngrams(lines, n):

@@ -5,7 +5,7 @@ import numpy as np
 from rnnlab.data.batches import eval_batches, padded_batch
 from rnnlab.errors import RnnlabError
 from rnnlab.numpy.layers import Embedding, Linear, LSTMLayer, Stack, softmax_cross_entropy
-from rnnlab.train.perplexity import exp_or_inf
+from rnnlab.training.perplexity import exp_or_inf
 
 LSTM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -67,7 +67,7 @@ class LanguageModel:
 
 
 def perplexity(model, split, pad, batch_size=256):
-    """exp(mean cross entropy per target token), padding excluded, as rnnlab.train.perplexity.poem_perplexity."""
+    """exp(mean cross entropy per target token), padding excluded, as rnnlab.training.perplexity.poem_perplexity."""
     total, count = 0.0, 0
     for idx in eval_batches(split, batch_size):
         inputs, targets = padded_batch(split, idx, pad)

@@ -142,7 +142,7 @@ def clip_grad_value(params, clip_value):
 
 
 def clip_gradients(params, norm=None, value=None, per_tensor=False):
-    """As rnnlab.train.clipping.clip_gradients: by global norm, per tensor, and/or by value; returns the
+    """As rnnlab.training.clipping.clip_gradients: by global norm, per tensor, and/or by value; returns the
     global norm measured before clipping."""
     params = list(params)
     total = clip_grad_norm(params, norm if norm is not None and not per_tensor else float("inf"))

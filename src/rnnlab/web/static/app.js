@@ -1,11 +1,31 @@
-// The page's only script: list the models, send the form to /api/generate, show poems or the error.
+// The page's only script: list the models, bound the inputs as the server does, send the form to
+// /api/generate, show poems or the error.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const NUMBERS = ["temperature", "top_k", "top_p", "beam_size", "num", "seed"];
 
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = false;
+}
+
+// JSON from the server, or an Error that says what went wrong.
+async function getJSON(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`the server answered ${response.status}`);
+  return response.json();
+}
+
 async function loadModels() {
-  const models = await (await fetch("/api/models")).json();
+  let models;
+  try {
+    models = await getJSON("/api/models");
+  } catch (err) {
+    showError(`could not load the model list (${err.message}); reload the page`);
+    $("write").disabled = true;
+    return;
+  }
   for (const m of models) {
     const option = new Option(`${m.name} (${m.corpus})`, m.name);
     option.dataset.info = `${m.architecture} · vocabulary ${m.vocab_size}` +
@@ -13,6 +33,23 @@ async function loadModels() {
     $("model").add(option);
   }
   showInfo();
+}
+
+// Each number input gets the bounds of the server's request schema (declared once, in GenerationOptions).
+async function loadBounds() {
+  let schema;
+  try {
+    schema = (await getJSON("/openapi.json")).components.schemas.GenerateRequest.properties;
+  } catch (err) {
+    return;                                  // the server still checks every value
+  }
+  for (const name of NUMBERS) {
+    const field = schema[name] || {};
+    const limits = (field.anyOf || [field]).find((part) => part.type !== "null") || {};
+    const low = limits.minimum ?? limits.exclusiveMinimum;
+    if (low !== undefined) $(name).min = low;
+    if (limits.maximum !== undefined) $(name).max = limits.maximum;
+  }
 }
 
 function showInfo() {
@@ -50,9 +87,16 @@ function explain(status, detail) {
   return detail || `the server answered ${status}`;
 }
 
+function writing(busy) {
+  $("write").disabled = busy;
+  $("write").textContent = busy ? "写作中… writing" : "写诗 Write";
+  $("status").hidden = !busy;
+  $("poems").setAttribute("aria-busy", String(busy));
+}
+
 async function write(event) {
   event.preventDefault();
-  $("write").disabled = true;
+  writing(true);
   $("error").hidden = true;
   try {
     const response = await fetch("/api/generate", {
@@ -60,20 +104,19 @@ async function write(event) {
     });
     const answer = await response.json();
     if (!response.ok) {
-      $("error").textContent = explain(response.status, answer.detail);
-      $("error").hidden = false;
+      showError(explain(response.status, answer.detail));
       return;
     }
     $("poems").replaceChildren(...answer.poems.map(render));
     $("poems").scrollIntoView({block: "nearest"});
   } catch (err) {
-    $("error").textContent = `no answer from the server (${err.message})`;
-    $("error").hidden = false;
+    showError(`no answer from the server (${err.message})`);
   } finally {
-    $("write").disabled = false;
+    writing(false);
   }
 }
 
 $("model").addEventListener("change", showInfo);
 $("request").addEventListener("submit", write);
 loadModels();
+loadBounds();

@@ -14,7 +14,7 @@ from typing import Union, get_args, get_origin
 
 from rnnlab.data.dataset import DataConfig
 from rnnlab.errors import RnnlabError
-from rnnlab.train.config import DEFAULT_PRESET, MODEL_CONFIGS, PRESETS, OptimConfig, StreamConfig, TrainConfig
+from rnnlab.training.config import DEFAULT_PRESET, MODEL_CONFIGS, PRESETS, OptimConfig, StreamConfig, TrainConfig
 
 SECTIONS = ("data", "model", "optim", "stream")
 FROM_THE_DATA = ("vocab_size",)                 # a trained run's model section has it; the data sets it again

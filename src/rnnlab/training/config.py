@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from rnnlab.data.dataset import DataConfig
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.configs import AWDConfig, ModelConfig
-from rnnlab.train.schedule import SCHEDULES
+from rnnlab.training.schedule import SCHEDULES
 
 MODEL_CONFIGS = {"lstm": ModelConfig, "awd": AWDConfig}
 

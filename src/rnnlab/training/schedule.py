@@ -2,8 +2,9 @@
 a linear warm-up over the first `warmup` steps, then constant, or a cosine decay that reaches zero at
 the run's horizon (Loshchilov & Hutter 2017, SGDR without restarts).
 
-The horizon is max_steps, or all the epochs' steps; a run with a time budget fits it once, after a few
-steps, to the steps that the rest of the budget will hold (Run.calibrate), and keeps it in its state.
+The horizon is max_steps, or all the epochs' steps; a run with a time budget fits it to the steps that
+the rest of the budget will hold, after its warm-up and again at each validation (budget.py), and keeps
+it in its state.
 """
 import math
 

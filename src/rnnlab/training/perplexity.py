@@ -12,7 +12,7 @@ import torch
 
 from rnnlab.data.batches import eval_batches, padded_batch
 from rnnlab.data.stream import batchify, bptt_windows
-from rnnlab.train.distributed import Single
+from rnnlab.training.distributed import Single
 
 
 def exp_or_inf(x):

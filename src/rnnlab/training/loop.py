@@ -16,19 +16,21 @@ import torch
 from tqdm import tqdm
 
 from rnnlab.checkpoint import build_model, load_checkpoint, save_checkpoint, update_meta, weights_are_finite
+from rnnlab.device import pick_device
 from rnnlab.errors import Interrupted, RnnlabError
 from rnnlab.fileio import atomic_write_text
 from rnnlab.nn.awd import AWDLanguageModel
 from rnnlab.nn.class_softmax import frequency_classes
 from rnnlab.nn.lm import LanguageModel
 from rnnlab.progress import clock, on_terminal
-from rnnlab.train import distributed
-from rnnlab.train.config import TrainConfig
-from rnnlab.train.engines import make_engine
-from rnnlab.train.metrics import MetricsLog, plot
-from rnnlab.train.perplexity import exp_or_inf
-from rnnlab.train.schedule import fit_horizon, lr_factor
-from rnnlab.train.state import Progress, load_state, restore_rngs, save_state
+from rnnlab.training import distributed
+from rnnlab.training.config import TrainConfig
+from rnnlab.training.engines import make_engine
+from rnnlab.training.metrics import MetricsLog, plot
+from rnnlab.training.perplexity import exp_or_inf
+from rnnlab.training.budget import Budget
+from rnnlab.training.schedule import lr_factor
+from rnnlab.training.state import Progress, load_state, restore_rngs, save_state
 
 
 @dataclass
@@ -57,7 +59,7 @@ def train(cfg, data, run_dir, init_from=None, progress=True, resume=False, on_st
     dist, device = distributed.start(pick_device(cfg.device))
     run = Run.resume(cfg, data, run_dir, device, dist) if resume else Run.start(cfg, data, run_dir, device, dist, init_from)
     cfg, p = run.cfg, run.progress
-    run.start_clock()
+    run.budget.start()
     bar = tqdm(total=run.total_steps(), initial=p.step, disable=not (progress and dist.is_main and on_terminal()),
                unit="step", dynamic_ncols=True)
     run.bar, run.say = bar, bar.write if dist.is_main else (lambda text: None)
@@ -73,11 +75,11 @@ def train(cfg, data, run_dir, init_from=None, progress=True, resume=False, on_st
                 bar.update()
                 bar.set_postfix(loss=f"{step.loss_sum / step.tokens:.3f}", ppl=f"{exp_or_inf(step.loss_sum / step.tokens):.1f}",
                                 tok_s=f"{p.train_tokens / p.train_time:.0f}", skipped=p.nonfinite, refresh=False,
-                                **({"left": clock(run.deadline - time.perf_counter())} if run.deadline else {}))
-                out_of_time, interrupted = dist.any(run.deadline is not None and time.perf_counter() >= run.deadline, received)
+                                **({"left": clock(run.budget.seconds_left())} if run.budget.deadline else {}))
+                out_of_time, interrupted = dist.any(run.budget.out_of_time(), received)
                 run.after_step(step, b == len(batches) - 1, out_of_time, interrupted)
                 if on_step is not None:
-                    on_step(run, time.perf_counter() - run.started)
+                    on_step(run, time.perf_counter() - run.budget.started)
                 if interrupted:
                     bar.close()
                     dist.finish()
@@ -99,11 +101,11 @@ class Run:
         self.rng = np.random.default_rng(cfg.seed)
         self.carry = carry                    # the AWD-LSTM state to continue an epoch from, when resuming
         self.say, self.bar = print, None
-        self.started = self.deadline = None    # start_clock
         extra = [f"grad_norm:{name}" for name, _ in engine.model.named_parameters()] if cfg.log_grad_norms else []
         self.log = MetricsLog(self.dir / "metrics.csv" if self.main else None, extra, rows)
         self.steps_per_epoch = engine.steps_per_epoch(data.train)
         self.valid = data.valid.head(cfg.valid_subset) if cfg.valid_subset else data.valid   # validated while training
+        self.budget = Budget(cfg, progress, dist, len(data.valid) / len(self.valid))
 
     @classmethod
     def start(cls, cfg, data, run_dir, device, dist, init_from=None):
@@ -145,46 +147,11 @@ class Run:
         total = self.steps_per_epoch * self.cfg.epochs
         return total if self.cfg.max_steps is None else min(total, self.cfg.max_steps)
 
-    def expected_steps(self):
-        """Where the run will stop: with a time budget, the step the clock reaches at the pace so far
-        (validations included), at most total_steps()."""
-        p, now = self.progress, time.perf_counter()
-        if self.deadline is None or p.step == self.first_step:
-            return self.total_steps()
-        per_step = (now - self.started) / (p.step - self.first_step)
-        return min(self.total_steps(), p.step + max(0, int((self.deadline - now) / per_step)))
-
     def schedule_lr(self):
         """The learning rate of the next step, when the run has a schedule (schedule.py)."""
         cfg, p = self.cfg, self.progress
         if cfg.schedule != "constant" or cfg.warmup:
             self.engine.set_lr(cfg.optim.lr * p.lr_scale * lr_factor(cfg.schedule, p.step, cfg.warmup, p.horizon))
-
-    def start_clock(self):
-        """The time budget runs from here; the time kept for the final full-split validation is off it."""
-        self.started, self.first_step = time.perf_counter(), self.progress.step
-        self.deadline = self.started + self.cfg.time_budget * 60 - self.progress.reserve if self.cfg.time_budget else None
-
-    def calibrates_at(self, step):
-        """A timed run measures itself once, after its warm-up (at least 20 steps), if it has a cosine
-        schedule to fit or a final full-split validation to keep time for."""
-        cfg = self.cfg
-        return self.deadline is not None and step == max(cfg.warmup, 20) and \
-            (cfg.valid_subset or (cfg.schedule == "cosine" and self.progress.horizon is None))
-
-    def calibrate(self, per_eval):
-        """From the cost of the steps so far and of the validation just done (`per_eval` seconds): the time
-        to keep for the final full-split validation, and the step where the cosine should end so that it
-        ends with the budget. The figures are averaged over the processes, so that all agree."""
-        cfg, p, now = self.cfg, self.progress, time.perf_counter()
-        reserve = per_eval * len(self.data.valid) / len(self.valid) if cfg.valid_subset else 0.0
-        per_step = (now - self.started - per_eval) / (p.step - self.first_step) + per_eval / cfg.eval_every
-        horizon, reserve = self.dist.all_sum([fit_horizon(p.step, self.deadline - now - reserve, per_step), reserve])
-        p.reserve = reserve / self.dist.world
-        self.deadline -= p.reserve
-        if cfg.schedule == "cosine" and p.horizon is None:
-            p.horizon = min(int(horizon / self.dist.world), cfg.max_steps or math.inf)
-            self.say(f"step {p.step:>6}  cosine schedule fitted to the time budget: it ends at step {p.horizon}")
 
     def epoch_batches(self):
         """This epoch's batches, drawn again from the saved generator state when resuming within it."""
@@ -215,12 +182,12 @@ class Run:
         """Validate and log when due, decide whether to stop, save the state when due."""
         p, cfg = self.progress, self.cfg
         last = p.step == cfg.max_steps or (p.epoch == cfg.epochs - 1 and epoch_end)
-        calibrate = self.calibrates_at(p.step)
-        if p.step % cfg.eval_every == 0 or epoch_end or out_of_time or last or calibrate:
+        if p.step % cfg.eval_every == 0 or epoch_end or out_of_time or last or self.budget.due(p.step):
             t0 = time.perf_counter()
             self.write_row(step, valid_ppl=self.validate())
-            if calibrate:
-                self.calibrate(time.perf_counter() - t0)
+            said = self.budget.after_validation(time.perf_counter() - t0)
+            if said:
+                self.say(said)
         elif p.step % cfg.log_every == 0:
             self.write_row(step)
         if p.evals_since_best >= cfg.patience:
@@ -254,8 +221,8 @@ class Run:
     def pace(self):
         """The bar's figures refreshed (its total: where the run will stop); where no bar is drawn, the
         same figures for the validation line."""
-        p, expected = self.progress, self.expected_steps()
-        left = f", {clock(self.deadline - time.perf_counter())} of the budget left" if self.deadline else ""
+        p, expected = self.progress, self.budget.expected_steps(self.total_steps())
+        left = f", {clock(self.budget.seconds_left())} of the budget left" if self.budget.deadline else ""
         if self.bar is not None and not self.bar.disable:
             self.bar.total = expected
             self.bar.refresh()
@@ -319,14 +286,6 @@ class Run:
         self.say(f"best weights (step {best.meta['step']}): valid ppl {full:.2f} on the full split "
                  f"({len(self.data.valid)} poems), {best.meta['valid_ppl']:.2f} on the {len(self.valid)} used while training")
         return full
-
-
-def pick_device(name):
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RnnlabError("--device cuda: no CUDA device is available")
-    return name
 
 
 def start_model(cfg, data, init_from=None):

@@ -21,10 +21,10 @@ from rnnlab.numpy import optim as numpy_optim
 from rnnlab.numpy.lm import LanguageModel as NumpyLanguageModel
 from rnnlab.numpy.lm import perplexity as numpy_perplexity
 from rnnlab.optim import NTASGD
-from rnnlab.train.clipping import clip_gradients
-from rnnlab.train.config import OPTIMIZERS
-from rnnlab.train.distributed import Single
-from rnnlab.train.perplexity import poem_perplexity, stream_columns, stream_perplexity
+from rnnlab.training.clipping import clip_gradients
+from rnnlab.training.config import OPTIMIZERS
+from rnnlab.training.distributed import Single
+from rnnlab.training.perplexity import poem_perplexity, stream_columns, stream_perplexity
 
 
 class Step(NamedTuple):
