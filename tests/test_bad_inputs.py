@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rnnlab.cli import main
-from tests.conftest import REPO, POEMS
+from tests.conftest import POEMS, REPO
 
 TINY = ["--embed-size", "8", "--hidden-size", "12", "--max-steps", "2", "--time-budget", "0", "--no-progress"]
 

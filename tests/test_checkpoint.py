@@ -10,7 +10,6 @@ from rnnlab.checkpoint import load_checkpoint, save_checkpoint
 from rnnlab.errors import RnnlabError
 
 
-
 @pytest.fixture
 def ckpt_dir(tiny_run, tmp_path):
     target = tmp_path / "ckpt"

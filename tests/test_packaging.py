@@ -4,9 +4,9 @@ import importlib.metadata
 import re
 import subprocess
 import sys
-import tomllib
 
 import pytest
+import tomllib
 
 from rnnlab import __version__
 from rnnlab.errors import RnnlabError

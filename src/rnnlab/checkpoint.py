@@ -19,29 +19,18 @@ from rnnlab.data.dataset import DataConfig
 from rnnlab.data.vocab import Vocab
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_bytes, atomic_write_text
-from rnnlab.nn.awd import AWDLanguageModel
-from rnnlab.nn.configs import AWDConfig, ModelConfig
-from rnnlab.nn.lm import LanguageModel
+from rnnlab.nn.registry import ARCHITECTURES, architecture_of
 
 FORMAT_VERSION = 1
 FILES = ("model.safetensors", "config.json", "vocab.json", "meta.json")
-ARCHITECTURES = {"lstm": (ModelConfig, LanguageModel), "awd": (AWDConfig, AWDLanguageModel)}
-
-
 def architecture(model):
     """The architecture's name, from the model's config (either engine's models have one)."""
-    return next(name for name, (config, _) in ARCHITECTURES.items() if isinstance(model.config, config))
+    return architecture_of(model.config).name
 
 
-def build_model(name, config, weights):
+def build_model(config, weights):
     """The model `config` describes with `weights` (a state_dict) loaded; RnnlabError if they disagree."""
-    cls = ARCHITECTURES[name][1]
-    if getattr(config, "softmax", "full") == "class":
-        if "decoder.token_class" not in weights:
-            raise RnnlabError("weights without decoder.token_class for a class-softmax model")
-        model = cls(config, token_class=weights["decoder.token_class"])
-    else:
-        model = cls(config)
+    model = architecture_of(config).rebuild(config, weights)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in weights.items()}
     if expected != found:
@@ -53,7 +42,7 @@ def build_model(name, config, weights):
 
 @dataclass
 class Checkpoint:
-    model: LanguageModel
+    model: object             # nn/lm.py's LanguageModel or nn/awd.py's AWDLanguageModel
     vocab: Vocab
     data_config: DataConfig
     meta: dict
@@ -148,7 +137,7 @@ def load_checkpoint(path, cell=None, device="cpu", dtype=torch.float32):
     if name not in ARCHITECTURES:
         raise RnnlabError(f"{path}/config.json: unknown architecture {name!r}")
     try:
-        model_config = ARCHITECTURES[name][0](**{**config["model"], **({"cell": cell} if cell else {})})
+        model_config = ARCHITECTURES[name].config(**{**config["model"], **({"cell": cell} if cell else {})})
         data_config = DataConfig(**config["data"])
     except (KeyError, TypeError):
         raise RnnlabError(f"{path}/config.json: malformed model or data section") from None
@@ -166,7 +155,7 @@ def load_checkpoint(path, cell=None, device="cpu", dtype=torch.float32):
     if "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
         raise RnnlabError(f"{path}/model.safetensors: does not match the SHA-256 in meta.json (changed after saving?)")
     try:
-        model = build_model(name, model_config, weights)
+        model = build_model(model_config, weights)
     except RnnlabError as e:
         raise RnnlabError(f"{path}/model.safetensors: {e}") from None
     model.to(device=device, dtype=dtype).eval()

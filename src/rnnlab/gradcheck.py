@@ -3,8 +3,8 @@ differences and against PyTorch autograd. Returns rows of relative errors; the C
 import numpy as np
 import torch
 
-from rnnlab.nn.lm import LanguageModel as TorchLM
 from rnnlab.nn.configs import ModelConfig
+from rnnlab.nn.lm import LanguageModel as TorchLM
 from rnnlab.nn.lm import sequence_loss
 from rnnlab.numpy.gradcheck import numeric_grad, rel_error
 from rnnlab.numpy.layers import LSTMLayer, RNNLayer, Stack, softmax_cross_entropy

@@ -9,9 +9,9 @@ import torch
 
 from rnnlab.data.vocab import Vocab
 from rnnlab.errors import RnnlabError
+from rnnlab.generate import prosody
 from rnnlab.generate.evaluate import ngrams
 from rnnlab.generate.forms import FORMS, LINE_END, follows_tones, form_of, rhymes, split_lines
-from rnnlab.generate import prosody
 from rnnlab.generate.prosody import PING, ZE
 from rnnlab.generate.sampling import filter_top_k_top_p, generate
 from rnnlab.nn.configs import ModelConfig
@@ -93,7 +93,7 @@ def test_soft_constraints_raise_the_rates_without_guaranteeing_them(system):
 
 
 def test_classical_prosody_of_known_characters():
-    c = prosody.get("classical")
+    c = prosody.system("classical")
     assert (c.tones("山"), c.tones("海"), c.tones("月"), c.tones("，")) == ({PING}, {ZE}, {ZE}, set())
     assert c.tones("白") == c.tones("国") == {ZE}                # 入声: 仄, though Mandarin reads them 平
     assert c.tones("看") == {PING, ZE}                          # a polyphone counts as either
@@ -106,7 +106,7 @@ def test_classical_prosody_of_known_characters():
 
 
 def test_modern_prosody_of_known_characters():
-    m = prosody.get("modern")
+    m = prosody.system("modern")
     assert (m.tones("山"), m.tones("海"), m.tones("白"), m.tones("，")) == ({PING}, {ZE}, {PING}, set())
     assert m.groups("山") == m.groups("间") == m.groups("天") != m.groups("光")
     assert m.groups("知") != m.groups("衣")                    # zhi (支) is not yi (齐)

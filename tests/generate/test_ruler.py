@@ -8,6 +8,7 @@ import pytest
 from rnnlab.cli import main
 from rnnlab.generate.ruler import read_poems, score, shuffle_lines
 from tests.conftest import POEMS, needs_data
+
 TONES_AT_LEAST = {"wujue": 0.65, "qijue": 0.80, "wulv": 0.65, "qilv": 0.80}
 
 

@@ -7,8 +7,13 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from rnnlab.nn.cells import CELLS
-from rnnlab.nn.regularize import (EmbeddingDropout, LockedDropout, WeightDrop, activation_regularization,
-                                  temporal_activation_regularization)
+from rnnlab.nn.regularize import (
+    EmbeddingDropout,
+    LockedDropout,
+    WeightDrop,
+    activation_regularization,
+    temporal_activation_regularization,
+)
 
 
 def test_locked_dropout_uses_one_mask_for_all_time_steps():

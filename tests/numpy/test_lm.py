@@ -8,15 +8,14 @@ import torch
 
 from rnnlab.checkpoint import load_checkpoint
 from rnnlab.data.dataset import prepare
-from rnnlab.nn.lm import LanguageModel as TorchLM
 from rnnlab.nn.configs import ModelConfig
+from rnnlab.nn.lm import LanguageModel as TorchLM
 from rnnlab.nn.lm import sequence_loss
 from rnnlab.numpy import optim
 from rnnlab.numpy.gradcheck import numeric_grad, rel_error
 from rnnlab.numpy.layers import softmax_cross_entropy
 from rnnlab.numpy.lm import LanguageModel, perplexity
 from rnnlab.training.perplexity import poem_perplexity as torch_perplexity
-
 
 TOL = 1e-7
 

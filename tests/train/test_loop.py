@@ -7,10 +7,9 @@ import torch
 
 from rnnlab.data.dataset import DataConfig, prepare
 from rnnlab.training.config import PRESETS, build_config
-from rnnlab.training.perplexity import poem_perplexity
 from rnnlab.training.loop import train
+from rnnlab.training.perplexity import poem_perplexity
 from tests.conftest import POEMS
-
 
 
 def tiny(**overrides):
@@ -128,7 +127,7 @@ def test_a_non_finite_step_changes_nothing_and_is_never_saved(engine, tmp_path):
     weights = eng.model.state_dict()
     weights["decoder.bias"][5] = float("nan")                # poison one weight: every loss becomes NaN
     before = {k: torch.as_tensor(v).clone() for k, v in weights.items()}
-    loss, n, norm, _ = eng.step(eng.epoch_steps(data.train, np.random.default_rng(0))[0])
+    loss, n, norm, _ = eng.step(eng.epoch_batches(data.train, np.random.default_rng(0))[0])
     assert not math.isfinite(loss) and n > 0
     after = eng.model.state_dict()
     for k in before:

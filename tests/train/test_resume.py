@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+
 from rnnlab.cli import main
 from rnnlab.training.schedule import lr_factor
 from rnnlab.training.state import STATE_FILE, load_state
@@ -113,11 +114,11 @@ def test_an_interrupted_state_write_leaves_the_previous_one(tmp_path, monkeypatc
     def crash(src, dst):
         raise OSError("power cut")
     monkeypatch.setattr(os, "replace", crash)
-    from rnnlab.training.state import Progress, save_state
-    from rnnlab.training.engines import make_engine
-    from rnnlab.training.loop import start_model
     from rnnlab.data.dataset import prepare
     from rnnlab.training.config import build_config
+    from rnnlab.training.engines import make_engine
+    from rnnlab.training.loop import start_model
+    from rnnlab.training.state import Progress, save_state
 
     cfg = build_config(corpus=POEMS, embed_size=8, hidden_size=12, device="cpu")
     data = prepare(cfg.data)

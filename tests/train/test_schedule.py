@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnlab.data.batches import bucketed_batches, epoch_batches, padded_batch
+from rnnlab.data.batches import bucketed_batches, padded_batch, shuffled_batches
 from rnnlab.data.dataset import prepare
 from rnnlab.training.config import build_config
 from rnnlab.training.loop import train
@@ -38,7 +38,7 @@ def test_buckets_cover_every_poem_once_and_cut_the_padding():
     def padding(batches):
         return sum(int(lengths[b].max()) * len(b) - int(lengths[b].sum()) for b in batches)
 
-    shuffled = epoch_batches(1000, 16, np.random.default_rng(1))
+    shuffled = shuffled_batches(1000, 16, np.random.default_rng(1))
     assert padding(batches) < padding(shuffled) / 5
 
 

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from rnnlab.data.dataset import DataConfig, Split, prepare
 from rnnlab.data.stream import batchify
 from rnnlab.nn.awd import AWDLanguageModel
-from rnnlab.nn.configs import AWDConfig
 from rnnlab.nn.class_softmax import frequency_classes
+from rnnlab.nn.configs import AWDConfig
 from rnnlab.training.config import OptimConfig, StreamConfig, TrainConfig, build_config
 from rnnlab.training.engines import AWDEngine
 from rnnlab.training.loop import start_model
@@ -134,7 +134,7 @@ def test_the_awd_engine_lowers_validation_perplexity_and_carries_state_within_an
     rng = np.random.default_rng(0)
     first = engine.perplexity(data.valid)
     for _ in range(6):                                               # the class softmax leaves its plateau in epoch 5
-        steps = engine.epoch_steps(data.train, rng)
+        steps = engine.epoch_batches(data.train, rng)
         assert engine.carry is None                                  # each epoch starts from zeros
         assert sum(s[0].shape[1] for s in steps) == len(data.train.tokens) // 8 - 1
         for s in steps:

@@ -8,7 +8,6 @@ from rnnlab.generate.forms import follows_tones, form_of, rhymes, split_lines
 from rnnlab.web.app import create_app
 
 
-
 @pytest.fixture(scope="module")
 def client(checkpoint):
     with TestClient(create_app([checkpoint, checkpoint])) as c:

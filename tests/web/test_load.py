@@ -8,7 +8,6 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-
 REQUESTS, CLIENTS, TIME_LIMIT_S, MEMORY_BOUND_MIB = 200, 8, 180, 64
 
 

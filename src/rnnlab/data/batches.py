@@ -15,14 +15,14 @@ def padded_batch(split, indices, pad):
     return inputs, targets
 
 
-def epoch_batches(n, batch_size, rng):
+def shuffled_batches(n, batch_size, rng):
     """Shuffled index batches covering 0..n-1 once; the last one may be smaller."""
     order = rng.permutation(n)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
 def bucketed_batches(lengths, batch_size, rng, pool=32):
-    """Like epoch_batches, but each batch holds poems of similar length, so little of it is padding:
+    """Like shuffled_batches, but each batch holds poems of similar length, so little of it is padding:
     shuffle, sort each run of `pool` batches' worth of poems by length, cut it into batches, and
     shuffle the order of all the batches."""
     order = rng.permutation(len(lengths))

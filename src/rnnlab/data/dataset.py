@@ -15,20 +15,24 @@ from rnnlab.data import clean, readers, sources
 from rnnlab.data.vocab import Vocab
 from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_bytes, atomic_write_text
+from rnnlab.options import option
 
 CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    corpus: str = "tang"
-    format: str | None = None   # a key of readers.READERS for a corpus file; None: guessed from the file
-    seq_len: int = 49           # tokens per training sequence, the end token included (the reference's "sentence length")
-    min_len: int = 12           # poems shorter than this (characters) are dropped
-    min_count: int = 3          # keep characters seen at least this often in the training split
-    t2s: bool | None = None     # traditional -> simplified; None: on for Chinese corpora
-    valid_fraction: float = 0.2
-    split_seed: int = 0
+    corpus: str = option("tang", "tang, tangshi, shakespeare, or a path")
+    format: str | None = option(None, "how to read a corpus file (lines: one poem a line, as generate prints)",
+                                choices=readers.READERS, default_text="guessed")
+    seq_len: int = option(49, "tokens per sequence incl. the end token (the reference's \"sentence length\"); "
+                              "longer poems are truncated", bounds="positive_int")
+    min_len: int = option(12, "drop poems shorter than this many characters", bounds="positive_int")
+    min_count: int = option(3, "keep characters seen at least this often in the training split", bounds="positive_int")
+    t2s: bool | None = option(None, "convert traditional to simplified characters", switch="toggle",
+                              default_text="on for Chinese corpora")
+    valid_fraction: float = option(0.2, "share of sequences held out for validation", bounds="fraction")
+    split_seed: int = option(0, "seed of the train/valid split")
 
 
 class Split:

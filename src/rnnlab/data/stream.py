@@ -19,6 +19,11 @@ def batchify(stream, batch_size):
     return np.asarray(stream[:n * batch_size]).reshape(batch_size, n)
 
 
+def stream_columns(split, batch_size):
+    """A split's token stream (the poems end to end) as (batch_size, N) int64 columns."""
+    return batchify(split.tokens, batch_size).astype(np.int64)
+
+
 def bptt_windows(length, bptt, rng=None, min_len=5, sd=5):
     """(start, window length, lr scale) over positions [0, length - 1): inputs [start, start+len),
     targets shifted by one. With `rng` None the windows are all `bptt` long (evaluation)."""

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnlab.data.batches import epoch_batches
+from rnnlab.data.batches import shuffled_batches
 from rnnlab.nn.classify import DigitSumClassifier
 from rnnlab.training.clipping import clip_gradients
 
@@ -71,7 +71,7 @@ def train_classifier(cfg, data):
     # the simple RNN's own parameters go by the textbook's names W, U, b
     named = [(name.removeprefix("forward_rnn.") if cfg.kind == "rnn" else name, p) for name, p in model.named_parameters()]
     for _ in range(cfg.epochs):
-        for idx in epoch_batches(len(train_y), cfg.batch_size, rng):
+        for idx in shuffled_batches(len(train_y), cfg.batch_size, rng):
             idx = torch.from_numpy(idx)
             loss = F.cross_entropy(model(train_x[idx]), train_y[idx], reduction=cfg.reduction)
             if cfg.l1:

@@ -15,9 +15,9 @@ import math
 import torch
 
 from rnnlab.errors import RnnlabError
-from rnnlab.generate import prosody as prosody_systems
 from rnnlab.generate.forms import FORM_NAMES, FORMS, LINE_END, PATTERNS, PUNCTUATION, line_options
 from rnnlab.generate.prosody import PING, ZE, is_han
+from rnnlab.generate.prosody import system as reading_system
 
 SOFT_PENALTY = math.log(0.1)      # a soft constraint makes a violating token 10x less likely
 
@@ -136,13 +136,13 @@ class RegulatedConstraints(Constraints):
     """A regulated form: its exact shape (lines of 5 or 7 characters, ， and 。 alternating), and by request
     its tone patterns (hard: only characters that fit a template still open; soft: others 10x less likely)
     and its rhyme (the even lines' last characters share a rhyme group)."""
-    row_state = ("line", "col", "alive", "rhyme_of")
+    row_state = ("line", "col", "open_templates", "rhyme_of")
 
     def __init__(self, vocab, rows, options, device="cpu"):
         form, self.rhyme, self.tones = options.form, options.rhyme, options.tones
         self.name, (self.lines, self.width) = FORM_NAMES[form], FORMS[form]
         self.length = self.lines * (self.width + 1)
-        system = prosody_systems.get(options.prosody)
+        system = reading_system(options.prosody)
         itos = vocab.itos
         self.can_ping = torch.tensor([PING in system.tones(ch) for ch in itos], device=device)
         self.can_ze = torch.tensor([ZE in system.tones(ch) for ch in itos], device=device)
@@ -151,10 +151,10 @@ class RegulatedConstraints(Constraints):
         if pairs:
             self.groups[tuple(torch.tensor(pairs, device=device).T)] = True
         # per line: the (pattern, template) options, as a pattern index (E,) and tones (E, width), -1 free
-        self.options = [line_options(self.width, line) for line in range(self.lines)]
-        self.option_pattern = [torch.tensor([k for k, _ in o], device=device) for o in self.options]
+        self.templates = [line_options(self.width, line) for line in range(self.lines)]
+        self.template_pattern = [torch.tensor([k for k, _ in o], device=device) for o in self.templates]
         self.option_tones = [torch.tensor([[-1 if w is None else w for w in t] for _, t in o], device=device)
-                             for o in self.options]
+                             for o in self.templates]
         missing = [mark for mark in LINE_END if mark not in vocab]
         if missing:
             raise RnnlabError(f"the model's vocabulary lacks {''.join(missing)}, needed by {self.name}", "form")
@@ -173,7 +173,7 @@ class RegulatedConstraints(Constraints):
 
     def reset(self, rows):
         super().reset(rows)
-        self.alive = torch.ones(rows, len(self.options[0]), dtype=torch.bool, device=self.device)  # templates open
+        self.open_templates = torch.ones(rows, len(self.templates[0]), dtype=torch.bool, device=self.device)  # templates open
         self.rhyme_of = torch.ones(rows, self.groups.shape[1], dtype=torch.bool, device=self.device)  # groups shared
 
     def refusal(self, step, ch, forced):
@@ -192,7 +192,7 @@ class RegulatedConstraints(Constraints):
     def fits_tones(self, line, col):
         """(rows, V): the characters whose tone fits a template still open at this position."""
         want = self.option_tones[line][:, col]                          # (E,): PING, ZE or -1 (free)
-        open_ = lambda tone: (self.alive & (want == tone)).any(1, keepdim=True)  # noqa: E731
+        open_ = lambda tone: (self.open_templates & (want == tone)).any(1, keepdim=True)  # noqa: E731
         return open_(-1) | (open_(PING) & self.can_ping) | (open_(ZE) & self.can_ze)
 
     def rhymes_so_far(self):
@@ -235,16 +235,16 @@ class RegulatedConstraints(Constraints):
             known = (self.can_ping | self.can_ze)[tokens, None]
             fits = (want == -1) | ~known | ((want == PING) & self.can_ping[tokens, None]) \
                 | ((want == ZE) & self.can_ze[tokens, None])
-            self.alive &= fits
+            self.open_templates &= fits
             if reopen:
-                self.alive |= ~self.alive.any(1, keepdim=True)
+                self.open_templates |= ~self.open_templates.any(1, keepdim=True)
             if line % 2 == 1 and col == self.width - 1 and self.groups[tokens].any():
                 self.rhyme_of &= self.groups[tokens] | ~self.groups[tokens].any(1, keepdim=True)
                 if reopen:
                     self.rhyme_of |= ~self.rhyme_of.any(1, keepdim=True) & self.groups[tokens]
         elif line + 1 < self.lines:                 # a new line: the options of the patterns still open
-            of_pattern = self.option_pattern[line][:, None] == torch.arange(len(PATTERNS), device=self.device)
-            pattern_open = (self.alive.float() @ of_pattern.float()) > 0            # (rows, patterns)
-            self.alive = pattern_open[:, self.option_pattern[line + 1]]
+            of_pattern = self.template_pattern[line][:, None] == torch.arange(len(PATTERNS), device=self.device)
+            pattern_open = (self.open_templates.float() @ of_pattern.float()) > 0            # (rows, patterns)
+            self.open_templates = pattern_open[:, self.template_pattern[line + 1]]
         step = line * (self.width + 1) + col + 1
         self.line[:], self.col[:] = divmod(step, self.width + 1)

@@ -10,8 +10,8 @@ except where that would break one of the rules named beside the templates.
 """
 import re
 
-from rnnlab.generate import prosody as prosody_systems
 from rnnlab.generate.prosody import PING, ZE
+from rnnlab.generate.prosody import system as reading_system
 
 FORMS = {"wujue": (4, 5), "qijue": (4, 7), "wulv": (8, 5), "qilv": (8, 7)}   # name -> (lines, characters)
 FORM_NAMES = {"wujue": "五言绝句", "qijue": "七言绝句", "wulv": "五言律诗", "qilv": "七言律诗", "free": "free"}
@@ -87,7 +87,7 @@ def form_of(poem):
 def rhymes(poem, prosody="classical"):
     """Do the last characters of the even lines share a rhyme group? Needs at least two even lines;
     characters the reading system does not know are not counted against the poem."""
-    system = prosody_systems.get(prosody)
+    system = reading_system(prosody)
     ends = [text[-1] for text, _ in split_lines(poem)[1::2] if text]
     known = [system.groups(ch) for ch in ends if system.groups(ch)]
     return len(ends) >= 2 and (not known or bool(frozenset.intersection(*known)))
@@ -96,7 +96,7 @@ def rhymes(poem, prosody="classical"):
 def rhymes_on_ze(poem, prosody="classical"):
     """Do all the even lines end on a character that can only be 仄? Then the poem is old-style verse
     (古绝, 古风): regulated verse rhymes on 平."""
-    system = prosody_systems.get(prosody)
+    system = reading_system(prosody)
     ends = [system.tones(text[-1]) for text, _ in split_lines(poem)[1::2] if text]
     return bool(ends) and all(t == {ZE} for t in ends)
 
@@ -106,7 +106,7 @@ def follows_tones(poem, prosody="classical"):
     a rescued 拗 line? (A poem rhyming on 仄 fails: its even lines must end 平.)"""
     if form_of(poem) is None:
         return False
-    system = prosody_systems.get(prosody)
+    system = reading_system(prosody)
     lines = [text for text, _ in split_lines(poem)]
     width = len(lines[0])
     alive = {(k, False) for k in range(len(PATTERNS))}      # (pattern, does the next line owe a rescue?)

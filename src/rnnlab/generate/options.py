@@ -5,8 +5,8 @@ schema (web/schema.py), with the caps a server puts on one request.
 Each field's metadata: help (the flag's help text), label (its name in messages), bounds (what the
 value must satisfy anywhere: gt, ge, le) and cap (the server's further limits: le, max_length).
 """
-from dataclasses import dataclass, field, fields
 import types
+from dataclasses import dataclass, field, fields
 from typing import Literal, Union, get_args, get_origin
 
 from rnnlab.errors import RnnlabError

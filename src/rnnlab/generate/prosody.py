@@ -54,7 +54,8 @@ class Prosody:
 
 
 @lru_cache(maxsize=None)
-def get(name="classical"):
+def system(name="classical"):
+    """The reading system `name` (SYSTEMS): tone classes and rhyme groups of characters."""
     if name not in SYSTEMS:
         raise RnnlabError(f"unknown prosody {name!r}; choose from {', '.join(SYSTEMS)}", "prosody")
     return _classical() if name == "classical" else _modern()

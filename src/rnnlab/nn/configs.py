@@ -1,20 +1,34 @@
 """One config per architecture, free of torch so that the command line and the training config can use
 them without loading it: ModelConfig for the reference's LSTM language model (lm.py), AWDConfig for
-the AWD-LSTM (awd.py). A checkpoint's config.json holds one of them."""
+the AWD-LSTM (awd.py). A checkpoint's config.json holds one of them. Their fields are the model
+options of `rnnlab train` (options.py); the name tables below are the ones the models are built from."""
 from dataclasses import asdict, dataclass
+
+from rnnlab.options import option
+
+CELLS = ("autograd", "manual", "native")     # nn/cells.py: the gate equations, hand-written BPTT, nn.LSTM
+ACTIVATIONS = ("tanh", "relu", "none")       # nn/lm.py: on the embeddings
+INITS = ("uniform", "orthogonal")
+AWD_SECTION = "AWD-LSTM (with --preset awd or awd-small: stream training in BPTT windows)"     # a help section
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     vocab_size: int = 0           # 0 in a training config, until the data gives the vocabulary
-    embed_size: int = 256
-    hidden_size: int = 512
-    num_layers: int = 1
-    cell: str = "native"          # autograd | manual | native
-    activation: str = "tanh"      # applied to the embeddings, as in the reference
-    dropout: float = 0.0          # on the LSTM output (and between layers)
-    init: str = "uniform"         # uniform (the reference's) | orthogonal
-    softmax: str = "full"         # full | adaptive (Grave et al. 2017: frequent characters cost less)
+    embed_size: int = option(256, "embedding (input) size", bounds="positive_int", group="model")
+    hidden_size: int = option(512, "LSTM hidden size", bounds="positive_int", group="model")
+    num_layers: int = option(1, "stacked LSTM layers", bounds="positive_int", group="model")
+    cell: str = option("native", "LSTM implementation: autograd (the gate equations), manual (hand-written BPTT) "
+                                 "or native (nn.LSTM)", choices=CELLS, group="model")
+    activation: str = option("tanh", "applied to the embeddings, plain LSTM", choices=ACTIVATIONS, group="model")
+    dropout: float = option(0.0, "dropout on the last LSTM layer's output; plain LSTM: also between layers, "
+                                 "AWD-LSTM: locked (between layers: --dropouth)", bounds="probability", group="model")
+    init: str = option("uniform", "parameter initialisation, plain LSTM (uniform: the reference's)", choices=INITS,
+                       group="model")
+    softmax: str = option("full", "the output layer: full; adaptive (plain LSTM, Grave et al. 2017: frequent "
+                                  "characters in a head, the rest in smaller clusters, exact log-probabilities); "
+                                  "class (AWD-LSTM: class-based softmax over frequency classes)",
+                          choices=("full", "adaptive"), group="model")
     cutoffs: tuple = ()           # adaptive: where its clusters begin, in vocabulary ids; () = 10% and 40% in
 
     def __post_init__(self):
@@ -37,14 +51,18 @@ class AWDConfig:
     num_layers: int = 3
     cell: str = "native"
     dropout: float = 0.4        # on the last layer's output
-    dropouth: float = 0.3       # between LSTM layers
-    dropouti: float = 0.65      # on the embedded input
-    dropoute: float = 0.1       # whole embedding rows
-    wdrop: float = 0.5          # DropConnect on weight_hh
-    tied: bool = True
-    residual: bool = False
-    softmax: str = "full"       # full | class
-    n_classes: int = 0          # class softmax: number of frequency classes
+    dropouth: float = option(0.3, "locked dropout between LSTM layers", bounds="probability", group=AWD_SECTION)
+    dropouti: float = option(0.65, "locked dropout on the embedded input", bounds="probability", group=AWD_SECTION)
+    dropoute: float = option(0.1, "embedding dropout: share of characters dropped per step", bounds="probability",
+                             group=AWD_SECTION)
+    wdrop: float = option(0.5, "DropConnect on the hidden-to-hidden weights", bounds="probability", group=AWD_SECTION)
+    tied: bool = option(True, "decoder weight = embedding; the last layer then has --embed-size units",
+                        switch="toggle", group=AWD_SECTION)
+    residual: bool = option(False, "add each layer's input to its output where the sizes agree", switch="toggle",
+                            group=AWD_SECTION)
+    softmax: str = option("full", choices=("full", "class"))      # the help is ModelConfig.softmax's
+    n_classes: int = option(0, "number of classes of --softmax class", flag="--classes", bounds="positive_int",
+                            metavar="N", group=AWD_SECTION, default_text="sqrt of the vocabulary")
 
     def to_dict(self):
         return asdict(self)

@@ -4,8 +4,8 @@ import numpy as np
 
 from rnnlab.data.batches import eval_batches, padded_batch
 from rnnlab.errors import RnnlabError
+from rnnlab.maths import exp_or_inf
 from rnnlab.numpy.layers import Embedding, Linear, LSTMLayer, Stack, softmax_cross_entropy
-from rnnlab.training.perplexity import exp_or_inf
 
 LSTM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 

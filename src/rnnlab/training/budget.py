@@ -4,11 +4,13 @@ A run with a time budget cannot know at its start how many steps the budget hold
 least 20 steps) it measures itself: the cost of a step and of one validation on the subset. From these
 it keeps time for the final full-split validation (the reserve) and fits the horizon to the budget left.
 The first steps are slower than the rest, so that first fit falls short; at every later validation the
-horizon is fitted again from the pace since the calibration (validations included), so that the decay
-ends when the budget does and no step is spent at a learning rate of zero. The figures are averaged
+reserve is measured again (the median cost of the validations so far) and the horizon fitted again from
+the pace since the calibration (validations included), so that the decay ends when the budget does and
+no step is spent at a learning rate of zero. The figures are averaged
 over torchrun's processes so that all agree; horizon and reserve are kept in the training state.
 """
 import math
+import statistics
 import time
 
 from rnnlab.training.schedule import fit_horizon
@@ -22,6 +24,7 @@ class Budget:
         self.full_valid_share = full_valid_share          # full-split validation cost / subset validation cost
         self.fits_horizon = bool(cfg.time_budget) and cfg.schedule == "cosine"
         self.started = self.deadline = self.mark = None
+        self.eval_costs = []                               # seconds of each validation on the subset
 
     def start(self):
         """The budget runs from here (a resumed run gets the budget afresh, less the reserve)."""
@@ -49,6 +52,7 @@ class Budget:
         """Calibrate (the first time) or fit the horizon again; returns a line to print, or None."""
         if self.deadline is None:
             return None
+        self.eval_costs.append(seconds)
         if self.mark is None:
             return self.calibrate(seconds) if self.due(self.progress.step) else None
         return self.refit()
@@ -68,6 +72,9 @@ class Budget:
 
     def refit(self):
         p, now = self.progress, time.perf_counter()
+        if self.cfg.valid_subset:
+            reserve = self.dist.all_sum([statistics.median(self.eval_costs) * self.full_valid_share])[0] / self.dist.world
+            self.deadline, p.reserve = self.deadline + p.reserve - reserve, reserve
         if not self.fits_horizon or p.step == self.mark[1]:
             return None
         per_step = (now - self.mark[0]) / (p.step - self.mark[1])

@@ -7,11 +7,12 @@ refuses in one line an option that the chosen model, engine or optimizer would n
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from rnnlab.data.dataset import DataConfig
+from rnnlab.device import DEVICES
 from rnnlab.errors import RnnlabError
-from rnnlab.nn.configs import AWDConfig, ModelConfig
+from rnnlab.nn.configs import AWD_SECTION, ModelConfig
+from rnnlab.nn.registry import ARCHITECTURES, architecture_of
+from rnnlab.options import flag_of, option, options_of, out_of_bounds
 from rnnlab.training.schedule import SCHEDULES
-
-MODEL_CONFIGS = {"lstm": ModelConfig, "awd": AWDConfig}
 
 # The reference's two settings (PART 2 §2.1, §2.2), and the default, cpu-fast: seed-large's data and
 # model with an adaptive softmax (2.5x the tokens/s on a 2-core CPU), 2.5x the learning rate after a
@@ -36,63 +37,101 @@ PRESETS = {
 
 DEFAULT_PRESET = "cpu-fast"
 
-# lower-case class names of rnnlab.optim, plus SGD's two momentum flavours
-OPTIMIZERS = ("adam", "adamax", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adadelta", "asgd", "rprop",
-              "adaptivegains", "ntasgd")
+# The optimizers by name: the class of rnnlab.optim (and of torch.optim and rnnlab.numpy.optim, which share
+# the names and arguments), the OptimConfig fields it takes, and arguments fixed by the name.
+OPTIMIZERS = {
+    "adam": ("Adam", ("betas", "weight_decay"), {}),
+    "adamax": ("Adamax", ("betas", "weight_decay"), {}),
+    "sgd": ("SGD", ("weight_decay",), {"momentum": 0.0}),
+    "momentum": ("SGD", ("momentum", "weight_decay"), {}),
+    "nesterov": ("SGD", ("momentum", "weight_decay"), {"nesterov": True}),
+    "rmsprop": ("RMSprop", ("weight_decay",), {}),
+    "adagrad": ("Adagrad", ("weight_decay",), {}),
+    "adadelta": ("Adadelta", ("weight_decay",), {}),
+    "asgd": ("ASGD", ("weight_decay",), {}),
+    "rprop": ("Rprop", (), {}),
+    "adaptivegains": ("AdaptiveGains", ("momentum", "weight_decay"), {}),
+    "ntasgd": ("NTASGD", ("weight_decay", "finetune"), {}),
+}
+OPTIMIZER_ARGUMENT = {"finetune": "average_from_start"}        # OptimConfig field -> constructor argument
+OPTIMISATION = "optimisation"                                   # a help section
+SURVIVAL = "surviving crashes and bad numbers"
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    optimizer: str = "adam"
-    optim_impl: str = "ours"        # ours (rnnlab.optim) | torch (torch.optim)
-    lr: float = 1e-3
-    betas: tuple = (0.5, 0.99)      # the reference's Adam betas (§3.1)
-    momentum: float = 0.9           # momentum, nesterov, adaptivegains
-    weight_decay: float = 0.0       # the L2 penalty
-    finetune: bool = False          # NT-ASGD averages from the first step (AWD-LSTM's fine-tuning stage)
+    optimizer: str = option("adam", "Adam's betas are the reference's (0.5, 0.99)", choices=OPTIMIZERS,
+                            group=OPTIMISATION)
+    optim_impl: str = option("ours", "ours: rnnlab.optim, written from the formulas; torch: torch.optim's class of "
+                                     "the same name", choices=("ours", "torch"), group=OPTIMISATION)
+    lr: float = option(1e-3, "learning rate", bounds="positive_float", group=OPTIMISATION)
+    betas: tuple = option((0.5, 0.99), "Adam's and AdaMax's betas (the reference's, §3.1)", bounds="probability",
+                          nargs=2, metavar=("B1", "B2"), group=OPTIMISATION)
+    momentum: float = 0.9           # momentum, nesterov, adaptivegains (no flag)
+    weight_decay: float = option(0.0, "L2 penalty", bounds="non_negative_float", group=OPTIMISATION)
+    finetune: bool = option(False, "fine-tuning stage: NT-ASGD averages from the first step (with --init-from a "
+                                   "trained run)", switch="on", group=AWD_SECTION)
 
 
 @dataclass(frozen=True)
 class StreamConfig:
     """AWD-LSTM training on the token stream: BPTT windows and the AR/TAR penalties (002 §2.3)."""
-    bptt: int = 70
-    variable_bptt: bool = True
-    alpha: float = 2.0              # AR
-    beta: float = 1.0               # TAR
+    bptt: int = option(70, "mean window length", bounds="positive_int", group=AWD_SECTION)
+    variable_bptt: bool = option(True, "every window --bptt long", flag="--fixed-bptt", switch="off", group=AWD_SECTION,
+                                 default_text="variable length")
+    alpha: float = option(2.0, "activation regularisation (AR) weight", bounds="non_negative_float", group=AWD_SECTION)
+    beta: float = option(1.0, "temporal activation regularisation (TAR) weight", bounds="non_negative_float",
+                         group=AWD_SECTION)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig | AWDConfig = field(default_factory=ModelConfig)   # vocab_size 0: from the data
+    model: object = field(default_factory=ModelConfig)    # the architecture's config; vocab_size 0: from the data
     optim: OptimConfig = field(default_factory=OptimConfig)
     stream: StreamConfig | None = None    # AWD-LSTM only; the plain LSTM trains on padded poems
-    engine: str = "torch"                 # torch | numpy
-    batch_size: int = 64
-    epochs: int = 20
-    max_steps: int | None = None
-    time_budget: float | None = 15.0      # minutes; 0 or None for no limit
-    schedule: str = "constant"            # constant | cosine (to zero when the run's horizon ends, schedule.py)
-    warmup: int = 0                       # steps of linear learning-rate warm-up
-    bucket: bool = False                  # batches of poems of similar length (less padding)
-    valid_subset: int = 0                 # poems of the validation split used while training; 0 = all
-    clip_norm: float | None = None
-    clip_value: float | None = None
-    clip_per_tensor: bool = False         # clip each tensor to clip_norm on its own
-    l1: float = 0.0                       # L1 penalty (the optimizer's weight_decay is the L2 one)
-    log_grad_norms: bool = False          # per-parameter gradient norms in metrics.csv
-    eval_every: int = 500                 # steps; validation also runs at every epoch end
-    log_every: int = 50
-    patience: int = 3                     # evaluations without improvement before stopping
-    seed: int = 0
-    device: str = "auto"
-    checkpoint_every: int = 200           # steps between saves of the full training state (also at each epoch end)
-    max_bad_steps: int = 5                # non-finite steps in a row before going back to the last saved state
-    bad_lr_factor: float = 0.5            # ... and multiplying the learning rate by this
+    engine: str = option("torch", "torch, or numpy (hand-written backward, numpy optimizers, CPU)",
+                         choices=("torch", "numpy"), group="model")
+    batch_size: int = option(64, "sequences per step", bounds="positive_int", group=OPTIMISATION)
+    epochs: int = option(20, "passes over the training split", bounds="positive_int", group=OPTIMISATION)
+    max_steps: int | None = option(None, "stop after this many optimizer steps", bounds="positive_int",
+                                   group=OPTIMISATION, default_text="no limit")
+    time_budget: float | None = option(15.0, "stop after this many minutes, 0 = no limit", bounds="non_negative_float",
+                                       metavar="MINUTES", group=OPTIMISATION)
+    schedule: str = option("constant", "learning rate after the warm-up: constant, or cosine decay to 0 when the run "
+                                       "ends (its --max-steps, epochs or --time-budget; schedule.py)",
+                           choices=SCHEDULES, group=OPTIMISATION)
+    warmup: int = option(0, "linear learning-rate warm-up", bounds="non_negative_int", metavar="STEPS",
+                         group=OPTIMISATION)
+    bucket: bool = option(False, "batch poems of similar length together, less padding", switch="toggle",
+                          group=OPTIMISATION)
+    valid_subset: int = option(0, "validate on the first N validation poems while training, on all of them at the "
+                                  "end; 0 = all", bounds="non_negative_int", metavar="N", group=OPTIMISATION)
+    clip_norm: float | None = option(None, "clip gradients to this global norm", bounds="positive_float",
+                                     group=OPTIMISATION)
+    clip_value: float | None = option(None, "clamp every gradient entry to [-v, v]", bounds="positive_float",
+                                      group=OPTIMISATION)
+    clip_per_tensor: bool = option(False, "apply --clip-norm to each tensor on its own", switch="on",
+                                   group=OPTIMISATION)
+    l1: float = option(0.0, "L1 penalty (the optimizer's weight decay is the L2 one)", bounds="non_negative_float",
+                       group=OPTIMISATION)
+    log_grad_norms: bool = option(False, "per-parameter gradient norms in metrics.csv", switch="on", group=OPTIMISATION)
+    eval_every: int = option(500, "validate every N steps and at each epoch end", bounds="positive_int",
+                             group=OPTIMISATION)
+    log_every: int = 50                   # steps between rows of metrics.csv (no flag)
+    patience: int = option(3, "stop after N evaluations without improvement", bounds="positive_int", group=OPTIMISATION)
+    seed: int = option(0, "seed for initialisation, data order and sampling", group=OPTIMISATION)
+    device: str = option("auto", "auto: CUDA, else Apple's MPS, else the CPU", choices=DEVICES, group=OPTIMISATION)
+    checkpoint_every: int = option(200, "save the full training state every N steps, also at each epoch end and on "
+                                        "stop", bounds="positive_int", metavar="N", group=SURVIVAL)
+    max_bad_steps: int = option(5, "after K non-finite steps in a row, go back to the last saved state",
+                                bounds="positive_int", metavar="K", group=SURVIVAL)
+    bad_lr_factor: float = option(0.5, "... and multiply the learning rate by this", bounds="fraction", metavar="F",
+                                  group=SURVIVAL)
 
     @property
     def architecture(self):
-        return next(name for name, cls in MODEL_CONFIGS.items() if isinstance(self.model, cls))
+        return architecture_of(self.model).name
 
     def to_dict(self):
         return {**asdict(self), "architecture": self.architecture}
@@ -102,26 +141,34 @@ class TrainConfig:
         """Inverse of to_dict (a run's config.json)."""
         d = dict(d)
         arch, optim, stream = d.pop("architecture"), d.pop("optim"), d.pop("stream")
-        return cls(**{**d, "data": DataConfig(**d["data"]), "model": MODEL_CONFIGS[arch](**d["model"]),
+        return cls(**{**d, "data": DataConfig(**d["data"]), "model": ARCHITECTURES[arch].config(**d["model"]),
                       "optim": OptimConfig(**{**optim, "betas": tuple(optim["betas"])}),
                       "stream": StreamConfig(**stream) if stream else None})
+
+def takers(option):
+    """The optimizers that take an OptimConfig field."""
+    return [name for name, (_, takes, _) in OPTIMIZERS.items() if option in takes]
+
 
 # What an option needs besides having a place in the run's config: (does this run use it?, what it needs)
 NEEDS = {
     "cell": (lambda c: c.engine == "torch", "the torch engine (the numpy engine has one LSTM)"),
     "dropout": (lambda c: c.engine == "torch" or not c.model.dropout, "the torch engine (the numpy engine has no dropout)"),
     "optim_impl": (lambda c: c.engine == "torch", "the torch engine (the numpy engine has its own optimizers)"),
-    "momentum": (lambda c: c.optim.optimizer in ("momentum", "nesterov", "adaptivegains"),
-                 "--optimizer momentum, nesterov or adaptivegains"),
-    "betas": (lambda c: c.optim.optimizer in ("adam", "adamax"), "--optimizer adam or adamax"),
-    "finetune": (lambda c: c.optim.optimizer == "ntasgd", "--optimizer ntasgd (it averages the iterates)"),
+    **{key: (lambda c, key=key: c.optim.optimizer in takers(key), "--optimizer " + " or ".join(takers(key)))
+       for key in ("momentum", "betas", "finetune")},
     "clip_per_tensor": (lambda c: c.clip_norm is not None, "--clip-norm (the norm each tensor is clipped to)"),
-    "n_classes": (lambda c: getattr(c.model, "softmax", "full") == "class", "--softmax class"),
+    "n_classes": (lambda c: c.model.softmax == "class", "--softmax class"),
     "cutoffs": (lambda c: c.model.softmax == "adaptive", "--softmax adaptive"),
-    "bucket": (lambda c: c.architecture == "lstm", "poems as batches (the plain LSTM; AWD-LSTM reads a stream)"),
+    "bucket": (lambda c: not architecture_of(c.model).stream, "poems as batches (the plain LSTM; AWD-LSTM reads a stream)"),
     "valid_subset": (lambda c: c.engine == "torch", "the torch engine"),
 }
-SOFTMAXES = {"lstm": ("full", "adaptive"), "awd": ("full", "class")}
+
+
+def sections_of(arch):
+    """{section: its dataclass} of a run of architecture `arch` (an Architecture)."""
+    return {"data": DataConfig, "model": arch.config, "optim": OptimConfig, "stream": StreamConfig if arch.stream else None,
+            "loop": TrainConfig}
 
 
 def build_config(preset=DEFAULT_PRESET, init_from=None, **options):
@@ -130,56 +177,86 @@ def build_config(preset=DEFAULT_PRESET, init_from=None, **options):
     the preset's model (only its cell may change). RnnlabError for an option this run would not use."""
     given = {k: v for k, v in options.items() if v is not None}
     values = {**PRESETS[preset], **given}
-    arch = values.pop("architecture", "lstm")
-    if init_from is not None and not isinstance(init_from, MODEL_CONFIGS[arch]):
-        other = next(n for n, c in MODEL_CONFIGS.items() if isinstance(init_from, c))
-        raise RnnlabError(f"--init-from gives {'an AWD-LSTM' if other == 'awd' else 'a plain LSTM'}: choose "
-                          f"{'an awd-* --preset' if other == 'awd' else 'cpu-fast or a seed-* --preset'}")
-    sections = {"data": DataConfig, "model": MODEL_CONFIGS[arch], "optim": OptimConfig,
-                "stream": StreamConfig if arch == "awd" else None, "loop": TrainConfig}
-    nested = {"data", "model", "optim", "stream", "vocab_size"}       # set by build_config or the data, not by name
-    names = {name: {f.name for f in fields(cls)} - nested for name, cls in sections.items() if cls}
-    routed = {name: {} for name in sections}
-    for key, value in values.items():
-        where = next((name for name, known in names.items() if key in known), None)
-        if where is None:
-            raise RnnlabError(f"{flag(key)} is an AWD-LSTM option: add --preset awd or awd-small" if arch == "lstm" else
-                              f"{flag(key)} is a plain-LSTM option, not used by AWD-LSTM")
-        routed[where][key] = value
+    arch = ARCHITECTURES[values.pop("architecture", "lstm")]
+    if init_from is not None and architecture_of(init_from) is not arch:
+        other = architecture_of(init_from)
+        raise RnnlabError(f"--init-from gives {'an ' + other.title if other.stream else 'a plain LSTM'}: choose "
+                          f"{other.presets}")
+    routed = route(arch, values)
     if init_from is not None:
         changed = sorted(k for k in routed["model"] if k in given and k != "cell")
         if changed:
             raise RnnlabError(f"{flag(changed[0])}: the model comes from --init-from's checkpoint; drop it")
         model = replace(init_from, **{k: v for k, v in routed["model"].items() if k == "cell"})
     else:
-        model = MODEL_CONFIGS[arch](**routed["model"])
+        model = arch.config(**routed["model"])
     cfg = TrainConfig(data=DataConfig(**routed["data"]), model=model, optim=OptimConfig(**routed["optim"]),
-                      stream=StreamConfig(**routed["stream"]) if arch == "awd" else None, **routed["loop"])
+                      stream=StreamConfig(**routed["stream"]) if arch.stream else None, **routed["loop"])
+    refuse_unused(cfg, arch, preset, given)
+    return cfg
+
+
+def route(arch, values):
+    """{section: {option: value}}: each option to the section of this architecture's run that has it."""
+    nested = {"data", "model", "optim", "stream", "vocab_size"}       # set by build_config or the data, not by name
+    names = {name: {f.name for f in fields(cls)} - nested for name, cls in sections_of(arch).items() if cls}
+    routed = {name: {} for name in sections_of(arch)}
+    for key, value in values.items():
+        where = next((name for name, known in names.items() if key in known), None)
+        if where is None:
+            other = next((a for a in ARCHITECTURES.values() if key in {f.name for cls in sections_of(a).values() if cls
+                                                                        for f in fields(cls)}), None)
+            if other is None:
+                raise RnnlabError(f"unknown option {key!r}")
+            raise RnnlabError(f"{flag(key)} is an {other.title} option: add --preset awd or awd-small" if other.stream else
+                              f"{flag(key)} is a plain-LSTM option, not used by {arch.title}")
+        routed[where][key] = value
+    return routed
+
+
+def all_options():
+    return options_of(DataConfig, *(a.config for a in ARCHITECTURES.values()), OptimConfig, StreamConfig, TrainConfig)
+
+
+def refuse_out_of_bounds(given):
+    """RnnlabError for a value outside its option's choices or bounds (the flags' parser checks the same)."""
+    declared = all_options()
+    for key, value in given.items():
+        meta = declared[key][1] if key in declared else {}
+        if meta.get("choices") and value not in meta["choices"]:
+            raise RnnlabError(f"{flag(key)} {value}: not one of {', '.join(map(str, meta['choices']))}")
+        for item in (value if isinstance(value, (tuple, list)) else (value,)):
+            problem = meta.get("bounds") and isinstance(item, (int, float)) and out_of_bounds(meta["bounds"], item)
+            if problem:
+                raise RnnlabError(f"{flag(key)}: {problem}")
+
+
+def refuse_unused(cfg, arch, preset, given):
+    """RnnlabError for an option given that this run would not use, or a combination it cannot run."""
+    refuse_out_of_bounds(given)
     for key in given:
         uses, needs = NEEDS.get(key, (lambda c: True, ""))
         if not uses(cfg):
             raise RnnlabError(f"{flag(key)} is not used by this run: it needs {needs}")
-    if cfg.model.softmax not in SOFTMAXES[arch]:
-        other = next(a for a, kinds in SOFTMAXES.items() if cfg.model.softmax in kinds)
-        raise RnnlabError(f"--softmax {cfg.model.softmax} is for {'AWD-LSTM (--preset awd or awd-small)' if other == 'awd' else 'the plain LSTM'};"
-                          f" {describe(arch)} has {' or '.join(SOFTMAXES[arch])}")
-    if cfg.schedule not in SCHEDULES:
-        raise RnnlabError(f"unknown schedule {cfg.schedule!r}: {' or '.join(SCHEDULES)}")
+    if cfg.model.softmax not in arch.softmaxes:
+        other = next(a for a in ARCHITECTURES.values() if cfg.model.softmax in a.softmaxes)
+        raise RnnlabError(f"--softmax {cfg.model.softmax} is for {other.title + ' (--preset awd or awd-small)' if other.stream else other.title};"
+                          f" {arch.title} has {' or '.join(arch.softmaxes)}")
     if cfg.engine == "numpy" and (cfg.model.softmax != "full" or cfg.valid_subset) and "softmax" not in given:
         raise RnnlabError(f"--engine numpy: the {preset} preset's adaptive softmax and validation subset need the torch "
                           "engine; add --preset seed-large or seed-small")
     if cfg.engine == "numpy" and cfg.model.softmax != "full":
         raise RnnlabError("the numpy engine has a full softmax only; leave --softmax at full or use --engine torch")
-    if cfg.engine == "numpy" and arch == "awd":
-        raise RnnlabError("AWD-LSTM trains with the torch engine only; leave --engine at torch")
+    if cfg.engine not in arch.engines:
+        raise RnnlabError(f"{arch.title} trains with the {' or '.join(arch.engines)} engine only; leave --engine at torch")
     if cfg.engine == "numpy" and cfg.device == "cuda":
         raise RnnlabError("the numpy engine runs on the CPU only; use --device cpu")
-    return cfg
 
 
 def flag(key):
-    """The command-line flag of an option."""
-    return {"n_classes": "--classes", "variable_bptt": "--fixed-bptt"}.get(key, "--" + key.replace("_", "-"))
+    """The command-line flag of an option (options.py: declared with its field)."""
+    found = all_options()
+    return flag_of(key, found[key][1]) if key in found else "--" + key.replace("_", "-")
 
 
 def lookup(cfg, name):
@@ -188,7 +265,3 @@ def lookup(cfg, name):
         if section is not None and name in {f.name for f in fields(section)}:
             return getattr(section, name)
     return None
-
-
-def describe(arch):
-    return "AWD-LSTM" if arch == "awd" else "the plain LSTM"

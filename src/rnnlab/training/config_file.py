@@ -2,27 +2,29 @@
 
 A file holds options by their `rnnlab train` names (hidden_size = 512), optionally a `preset`, or is a
 run's own config.json (its data/model/optim/stream sections are read as options). Flags on the command
-line override the file. What the file sets is refused as a flag would be when the run would not use it,
-except a value equal to what the preset would give anyway (a run's config.json lists every field).
+line override the file. Each value is checked against its field's type here, against its declared
+bounds and choices by build_config; what the file sets is refused as a flag would be when the run would
+not use it, except a value equal to what the preset would give anyway (a run's config.json lists every field).
 """
 import json
-import tomllib
 import types
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Union, get_args, get_origin
 
-from rnnlab.data.dataset import DataConfig
+import tomllib
+
 from rnnlab.errors import RnnlabError
-from rnnlab.training.config import DEFAULT_PRESET, MODEL_CONFIGS, PRESETS, OptimConfig, StreamConfig, TrainConfig
+from rnnlab.nn.registry import ARCHITECTURES
+from rnnlab.training.config import DEFAULT_PRESET, PRESETS, sections_of
 
 SECTIONS = ("data", "model", "optim", "stream")
 FROM_THE_DATA = ("vocab_size",)                 # a trained run's model section has it; the data sets it again
 
 
 def option_fields(arch):
-    """{option name: dataclass field} of a run of architecture `arch`."""
-    classes = [DataConfig, MODEL_CONFIGS[arch], OptimConfig, TrainConfig] + ([StreamConfig] if arch == "awd" else [])
+    """{option name: dataclass field} of a run of architecture `arch` (its name)."""
+    classes = [cls for cls in sections_of(ARCHITECTURES[arch]).values() if cls]
     return {f.name: f for cls in classes for f in fields(cls) if f.name not in SECTIONS + FROM_THE_DATA}
 
 

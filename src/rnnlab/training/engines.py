@@ -12,19 +12,20 @@ import numpy as np
 import torch
 
 from rnnlab import optim as rnnlab_optim
-from rnnlab.data.batches import bucketed_batches, epoch_batches, padded_batch
-from rnnlab.data.stream import bptt_windows
+from rnnlab.data.batches import bucketed_batches, padded_batch, shuffled_batches
+from rnnlab.data.stream import bptt_windows, stream_columns
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.awd import detach_state
+from rnnlab.nn.registry import architecture_of
 from rnnlab.nn.regularize import activation_regularization, temporal_activation_regularization
 from rnnlab.numpy import optim as numpy_optim
 from rnnlab.numpy.lm import LanguageModel as NumpyLanguageModel
 from rnnlab.numpy.lm import perplexity as numpy_perplexity
 from rnnlab.optim import NTASGD
 from rnnlab.training.clipping import clip_gradients
-from rnnlab.training.config import OPTIMIZERS
+from rnnlab.training.config import OPTIMIZER_ARGUMENT, OPTIMIZERS
 from rnnlab.training.distributed import Single
-from rnnlab.training.perplexity import poem_perplexity, stream_columns, stream_perplexity
+from rnnlab.training.perplexity import poem_perplexity, stream_perplexity
 
 
 class Step(NamedTuple):
@@ -40,17 +41,17 @@ class Engine(Protocol):
     step(batch) applies the config's penalties and clipping; a step whose loss or gradient is not finite
     changes nothing. `carry` is what a step hands to the next besides the weights (the AWD-LSTM's hidden
     state; else None). An optimizer that averages the iterates (NT-ASGD) is evaluated and saved with its
-    averaged weights (evaluation_weights), and is told every validation result (validated)."""
+    averaged weights (evaluation_weights), and is told every validation result (averaging_starts)."""
     model: Any
     optimizer: Any
     carry: Any
 
     def steps_per_epoch(self, split) -> int: ...
-    def epoch_steps(self, split, rng) -> list: ...
+    def epoch_batches(self, split, rng) -> list: ...
     def step(self, batch) -> Step: ...
     def perplexity(self, split) -> float: ...
     def evaluation_weights(self) -> ContextManager: ...
-    def validated(self, ppl: float) -> bool: ...      # True when this result starts NT-ASGD's averaging
+    def averaging_starts(self, ppl: float) -> bool: ...      # True when this result starts NT-ASGD's averaging
     @property
     def lr(self) -> float: ...
     def set_lr(self, lr: float) -> None: ...
@@ -58,31 +59,18 @@ class Engine(Protocol):
 
 def make_optimizer(optim, params, library):
     """`optim`: an OptimConfig; `library` is rnnlab.optim, torch.optim or rnnlab.numpy.optim: same class
-    names, same arguments."""
-    name, wd = optim.optimizer, optim.weight_decay
-    if name in ("sgd", "momentum", "nesterov"):
-        cls, kwargs = "SGD", {"momentum": 0.0 if name == "sgd" else optim.momentum, "weight_decay": wd}
-        if name == "nesterov":
-            kwargs["nesterov"] = True
-    elif name in ("adam", "adamax"):
-        cls, kwargs = {"adam": "Adam", "adamax": "Adamax"}[name], {"betas": tuple(optim.betas), "weight_decay": wd}
-    elif name == "adaptivegains":
-        cls, kwargs = "AdaptiveGains", {"momentum": optim.momentum, "weight_decay": wd}
-    elif name == "rprop":
-        if wd:
-            raise RnnlabError("rprop has no weight decay; leave --weight-decay at 0")
-        cls, kwargs = "Rprop", {}
-    elif name == "ntasgd":
-        cls, kwargs = "NTASGD", {"weight_decay": wd, "average_from_start": optim.finetune}
-    elif name in OPTIMIZERS:
-        cls, kwargs = {"rmsprop": "RMSprop", "adagrad": "Adagrad", "adadelta": "Adadelta", "asgd": "ASGD"}[name], \
-            {"weight_decay": wd}
-    else:
-        raise RnnlabError(f"unknown optimizer {name!r}")
+    names, same arguments (the table OPTIMIZERS)."""
+    if optim.optimizer not in OPTIMIZERS:
+        raise RnnlabError(f"unknown optimizer {optim.optimizer!r}")
+    cls, takes, fixed = OPTIMIZERS[optim.optimizer]
+    if optim.weight_decay and "weight_decay" not in takes:
+        raise RnnlabError(f"{optim.optimizer} has no weight decay; leave --weight-decay at 0")
+    kwargs = {OPTIMIZER_ARGUMENT.get(k, k): tuple(v) if isinstance(v, list) else v
+              for k in takes for v in [getattr(optim, k)]}
     if not hasattr(library, cls):
         where = "torch.optim" if library is torch.optim else "the numpy engine"
-        raise RnnlabError(f"{where} has no {name}; use --optim-impl ours with the torch engine")
-    return getattr(library, cls)(params, optim.lr, **kwargs)
+        raise RnnlabError(f"{where} has no {optim.optimizer}; use --optim-impl ours with the torch engine")
+    return getattr(library, cls)(params, optim.lr, **kwargs, **fixed)
 
 
 class TorchUpdate:
@@ -105,7 +93,7 @@ class TorchUpdate:
     def evaluation_weights(self):
         return self.optimizer.averaged() if isinstance(self.optimizer, NTASGD) else nullcontext()
 
-    def validated(self, ppl):
+    def averaging_starts(self, ppl):
         return isinstance(self.optimizer, NTASGD) and self.optimizer.check(ppl)
 
     def update(self, objective, loss_total):
@@ -135,10 +123,10 @@ class PoemBatches:
     def steps_per_epoch(self, split):
         return math.ceil(len(split) / self.batch_size)
 
-    def epoch_steps(self, split, rng):
+    def epoch_batches(self, split, rng):
         r, n = self.dist.rank, self.dist.world
         order = (bucketed_batches(np.diff(split.offsets), self.batch_size, rng) if self.bucket
-                 else epoch_batches(len(split), self.batch_size, rng))
+                 else shuffled_batches(len(split), self.batch_size, rng))
         return [padded_batch(split, idx[r::n], self.pad) for idx in order if len(idx) >= n]
 
 
@@ -147,7 +135,7 @@ class TorchEngine(TorchUpdate):
         super().__init__(cfg, model.to(device), dist)
         self.device, self.pad = device, vocab.pad
         self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist, cfg.bucket)
-        self.steps_per_epoch, self.epoch_steps = self.batches.steps_per_epoch, self.batches.epoch_steps
+        self.steps_per_epoch, self.epoch_batches = self.batches.steps_per_epoch, self.batches.epoch_batches
 
     def step(self, batch):
         inputs, targets = (torch.from_numpy(a).to(self.device) for a in batch)
@@ -169,7 +157,7 @@ class NumpyEngine:
         self.params = list(self.model.params().values())
         self.optimizer = make_optimizer(cfg.optim, self.params, numpy_optim)
         self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist, cfg.bucket)
-        self.steps_per_epoch, self.epoch_steps = self.batches.steps_per_epoch, self.batches.epoch_steps
+        self.steps_per_epoch, self.epoch_batches = self.batches.steps_per_epoch, self.batches.epoch_batches
 
     @property
     def lr(self):
@@ -181,7 +169,7 @@ class NumpyEngine:
     def evaluation_weights(self):
         return nullcontext()
 
-    def validated(self, ppl):
+    def averaging_starts(self, ppl):
         return False
 
     def step(self, batch):
@@ -214,8 +202,8 @@ class AWDEngine(TorchUpdate):
     def steps_per_epoch(self, split):
         return math.ceil((len(split.tokens) // self.cfg.batch_size - 1) / self.cfg.stream.bptt)
 
-    def epoch_steps(self, split, rng):
-        data, s = stream_columns(split, self.cfg.batch_size, self.device), self.cfg.stream
+    def epoch_batches(self, split, rng):
+        data, s = torch.from_numpy(stream_columns(split, self.cfg.batch_size)).to(self.device), self.cfg.stream
         self.carry = None                                       # each epoch starts from a zero state
         return [(data[:, i:i + n], data[:, i + 1:i + 1 + n], scale)
                 for i, n, scale in bptt_windows(data.shape[1], s.bptt, rng if s.variable_bptt else None)]
@@ -238,9 +226,8 @@ class AWDEngine(TorchUpdate):
 
 
 def make_engine(cfg, model, device, vocab, dist=Single()) -> Engine:
+    """The engine the architecture names for cfg.engine (nn/registry.py)."""
     if dist.world > 1 and (cfg.architecture == "awd" or cfg.engine != "torch"):
         raise RnnlabError("torchrun data parallelism covers the torch engine's LSTM; train AWD-LSTM or the numpy "
                           "engine in one process")
-    if cfg.architecture == "awd":
-        return AWDEngine(cfg, model, device, vocab)
-    return {"torch": TorchEngine, "numpy": NumpyEngine}[cfg.engine](cfg, model, device, vocab, dist)
+    return globals()[architecture_of(cfg.model).engines[cfg.engine]](cfg, model, device, vocab, dist)

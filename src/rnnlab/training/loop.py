@@ -19,16 +19,14 @@ from rnnlab.checkpoint import build_model, load_checkpoint, save_checkpoint, upd
 from rnnlab.device import pick_device
 from rnnlab.errors import Interrupted, RnnlabError
 from rnnlab.fileio import atomic_write_text
-from rnnlab.nn.awd import AWDLanguageModel
-from rnnlab.nn.class_softmax import frequency_classes
-from rnnlab.nn.lm import LanguageModel
+from rnnlab.maths import exp_or_inf
+from rnnlab.nn.registry import architecture_of
 from rnnlab.progress import clock, on_terminal
 from rnnlab.training import distributed
+from rnnlab.training.budget import Budget
 from rnnlab.training.config import TrainConfig
 from rnnlab.training.engines import make_engine
 from rnnlab.training.metrics import MetricsLog, plot
-from rnnlab.training.perplexity import exp_or_inf
-from rnnlab.training.budget import Budget
 from rnnlab.training.schedule import lr_factor
 from rnnlab.training.state import Progress, load_state, restore_rngs, save_state
 
@@ -70,14 +68,13 @@ def train(cfg, data, run_dir, init_from=None, progress=True, resume=False, on_st
             for b in range(p.batch, len(batches)):
                 run.schedule_lr()
                 t0 = time.perf_counter()
-                step = run.engine.step(batches[b])
-                run.count(step, time.perf_counter() - t0)
+                result = run.engine.step(batches[b])          # forward, backward, update: a Step
+                run.record(result, time.perf_counter() - t0)
+                run.recover_if_stuck()
                 bar.update()
-                bar.set_postfix(loss=f"{step.loss_sum / step.tokens:.3f}", ppl=f"{exp_or_inf(step.loss_sum / step.tokens):.1f}",
-                                tok_s=f"{p.train_tokens / p.train_time:.0f}", skipped=p.nonfinite, refresh=False,
-                                **({"left": clock(run.budget.seconds_left())} if run.budget.deadline else {}))
+                bar.set_postfix(run.figures(result), refresh=False)
                 out_of_time, interrupted = dist.any(run.budget.out_of_time(), received)
-                run.after_step(step, b == len(batches) - 1, out_of_time, interrupted)
+                run.after_step(result, b == len(batches) - 1, out_of_time, interrupted)
                 if on_step is not None:
                     on_step(run, time.perf_counter() - run.budget.started)
                 if interrupted:
@@ -131,7 +128,7 @@ class Run:
     def resume(cls, cfg, data, run_dir, device, dist):
         """The run in run_dir as its last saved state left it: weights, optimizer, generators, position."""
         state = load_state(run_dir)
-        model = build_model(cfg.architecture, cfg.model, state["model"])
+        model = build_model(cfg.model, state["model"])
         progress = Progress(**state["progress"])
         if progress.stop and not progress.stop.startswith("time budget"):
             raise RnnlabError(f"{run_dir}: this run has finished ({progress.stop}); there is nothing to resume")
@@ -156,40 +153,51 @@ class Run:
     def epoch_batches(self):
         """This epoch's batches, drawn again from the saved generator state when resuming within it."""
         self.rng.bit_generator.state = self.progress.epoch_rng
-        batches = self.engine.epoch_steps(self.data.train, self.rng)
+        batches = self.engine.epoch_batches(self.data.train, self.rng)
         if self.progress.batch:
             self.engine.carry = self.carry
         return batches
 
-    def count(self, step, seconds):
-        """Book one step; after cfg.max_bad_steps non-finite ones in a row, go back to the last saved state."""
-        p, cfg = self.progress, self.cfg
+    def record(self, result, seconds):
+        """Book one step (a Step from the engine); a non-finite one, which the engine skipped, is counted."""
+        p = self.progress
         p.step, p.batch = p.step + 1, p.batch + 1
-        p.train_time, p.train_tokens = p.train_time + seconds, p.train_tokens + step.tokens
-        if math.isfinite(step.loss_sum) and math.isfinite(step.grad_norm):
-            p.window = {"loss": p.window["loss"] + step.loss_sum, "tokens": p.window["tokens"] + step.tokens,
+        p.train_time, p.train_tokens = p.train_time + seconds, p.train_tokens + result.tokens
+        if math.isfinite(result.loss_sum) and math.isfinite(result.grad_norm):
+            p.window = {"loss": p.window["loss"] + result.loss_sum, "tokens": p.window["tokens"] + result.tokens,
                         "time": p.window["time"] + seconds}
             p.bad_in_a_row = 0
-            return
-        p.nonfinite, p.bad_in_a_row = p.nonfinite + 1, p.bad_in_a_row + 1    # the engine skipped it
+        else:
+            p.nonfinite, p.bad_in_a_row = p.nonfinite + 1, p.bad_in_a_row + 1
+
+    def figures(self, result):
+        """The progress bar's figures after a step."""
+        p, loss = self.progress, result.loss_sum / result.tokens
+        left = {"left": clock(self.budget.seconds_left())} if self.budget.deadline else {}
+        return {"loss": f"{loss:.3f}", "ppl": f"{exp_or_inf(loss):.1f}", "tok_s": f"{p.train_tokens / p.train_time:.0f}",
+                "skipped": p.nonfinite, **left}
+
+    def recover_if_stuck(self):
+        """After cfg.max_bad_steps non-finite steps in a row: back to the last saved state, at a lower rate."""
+        p, cfg = self.progress, self.cfg
         if p.bad_in_a_row >= cfg.max_bad_steps:
             self.roll_back()
             p.rollbacks, p.bad_in_a_row, p.lr_scale = p.rollbacks + 1, 0, p.lr_scale * cfg.bad_lr_factor
             self.say(f"step {p.step:>6}  {cfg.max_bad_steps} non-finite steps in a row: back to the last saved state, "
                      f"learning rate now {self.engine.lr:g}")
 
-    def after_step(self, step, epoch_end, out_of_time, interrupted):
+    def after_step(self, result, epoch_end, out_of_time, interrupted):
         """Validate and log when due, decide whether to stop, save the state when due."""
         p, cfg = self.progress, self.cfg
         last = p.step == cfg.max_steps or (p.epoch == cfg.epochs - 1 and epoch_end)
         if p.step % cfg.eval_every == 0 or epoch_end or out_of_time or last or self.budget.due(p.step):
             t0 = time.perf_counter()
-            self.write_row(step, valid_ppl=self.validate())
+            self.write_row(result, valid_ppl=self.validate())
             said = self.budget.after_validation(time.perf_counter() - t0)
             if said:
                 self.say(said)
         elif p.step % cfg.log_every == 0:
-            self.write_row(step)
+            self.write_row(result)
         if p.evals_since_best >= cfg.patience:
             p.stop = f"early stopping: no improvement in {cfg.patience} evaluations"
         elif out_of_time:
@@ -211,7 +219,7 @@ class Run:
                 self.save_checkpoint("best")
             else:
                 p.evals_since_best += 1
-        if engine.validated(p.latest_ppl):
+        if engine.averaging_starts(p.latest_ppl):
             self.say(f"step {p.step:>6}  NT-ASGD: validation stopped improving, averaging from here on")
         subset = f" ({len(self.valid)} poems)" if self.cfg.valid_subset else ""
         self.say(f"step {p.step:>6}  epoch {p.step / self.steps_per_epoch:5.2f}  valid ppl{subset} {p.latest_ppl:8.2f}"
@@ -229,12 +237,12 @@ class Run:
             return ""
         return f"  [{p.step}/{expected} steps, {p.train_tokens / max(p.train_time, 1e-9):.0f} tokens/s{left}]"
 
-    def write_row(self, step, **row):
+    def write_row(self, result, **row):
         w, p = self.progress.window, self.progress
         self.log.write(step=p.step, epoch=round(p.step / self.steps_per_epoch, 4),
                        train_loss=w["loss"] / w["tokens"] if w["tokens"] else None, lr=self.engine.lr,
-                       grad_norm=step.grad_norm, tokens_per_s=w["tokens"] / w["time"] if w["time"] else None,
-                       **{f"grad_norm:{k}": v for k, v in step.norms.items()}, **row)
+                       grad_norm=result.grad_norm, tokens_per_s=w["tokens"] / w["time"] if w["time"] else None,
+                       **{f"grad_norm:{k}": v for k, v in result.norms.items()}, **row)
         p.window = {"loss": 0.0, "tokens": 0, "time": 0.0}
 
     def save_checkpoint(self, name):
@@ -292,15 +300,8 @@ def start_model(cfg, data, init_from=None):
     """The model a run starts from: `init_from`'s weights (a Checkpoint; cfg.model is its config, cell
     included), or a new one for cfg.model and the data's vocabulary, initialised from torch's generator."""
     if init_from is not None:
-        return build_model(cfg.architecture, cfg.model, init_from.model.state_dict())
-    vocab_size = len(data.vocab)
-    if cfg.architecture == "lstm":
-        return LanguageModel(replace(cfg.model, vocab_size=vocab_size))
-    config = cfg.model
-    n_classes = (config.n_classes or round(vocab_size ** 0.5)) if config.softmax == "class" else 0
-    config = replace(config, vocab_size=vocab_size, n_classes=n_classes)
-    counts = np.bincount(data.train.tokens, minlength=vocab_size)
-    return AWDLanguageModel(config, frequency_classes(counts, n_classes) if n_classes else None)
+        return build_model(cfg.model, init_from.model.state_dict())
+    return architecture_of(cfg.model).new_model(cfg.model, len(data.vocab), data.train.tokens)
 
 
 @contextmanager

@@ -6,18 +6,12 @@ with the recurrent state carried from one to the next. Both language models impl
 summed_loss(inputs, targets, ignore_index, state) -> (loss sum, count, state), so the loop is the same.
 Under torchrun each process takes every N-th padded batch and the sums are added up.
 """
-import math
-
 import torch
 
 from rnnlab.data.batches import eval_batches, padded_batch
-from rnnlab.data.stream import batchify, bptt_windows
+from rnnlab.data.stream import bptt_windows, stream_columns
+from rnnlab.maths import exp_or_inf
 from rnnlab.training.distributed import Single
-
-
-def exp_or_inf(x):
-    """exp that saturates to inf rather than raising OverflowError (perplexity of a diverged model)."""
-    return math.exp(x) if x < 700 else float("inf")
 
 
 @torch.no_grad()
@@ -61,9 +55,6 @@ def stream_perplexity(model, split, skip, bptt, columns=10):
     """Perplexity of an AWD-LSTM on a split's token stream, cut into `columns` columns and walked in fixed
     BPTT windows with the state carried over; targets equal to `skip` (<bos>) are left out."""
     device = next(model.parameters()).device
-    return perplexity(model, stream_windows(stream_columns(split, columns, device), bptt), skip, carry=True)
+    return perplexity(model, stream_windows(torch.from_numpy(stream_columns(split, columns)).to(device), bptt), skip, carry=True)
 
 
-def stream_columns(split, batch_size, device):
-    """A split's token stream as (batch_size, N) int64 columns on `device`."""
-    return torch.from_numpy(batchify(split.tokens, batch_size)).long().to(device)
