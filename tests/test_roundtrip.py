@@ -57,3 +57,14 @@ def test_a_shell_pipe_from_generate_to_prosody(tiny_run):
                             text=True, check=True)
     forms = json.loads(result.stdout)["forms"]
     assert forms["wulv"]["poems"] + forms["wulv"]["ze_rhymed"] == 5
+
+
+def test_an_unreadable_generated_file_is_one_line(capsys, tiny_run, tmp_path):
+    out = run(capsys, "generate", "--checkpoint", tiny_run.run_dir, "--form", "wujue", "--num", "3", "--json")
+    cut = tmp_path / "cut.json"
+    cut.write_text(out[: len(out) // 2], encoding="utf-8")                  # a download or a pipe cut short
+    for argv in (["prosody", cut], ["eval-gen", "--checkpoint", tiny_run.run_dir, "--poems", cut],
+                 ["eval", "--checkpoint", tiny_run.run_dir, "--corpus", cut]):
+        assert main([str(a) for a in argv]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "malformed JSON" in err and "Traceback" not in err

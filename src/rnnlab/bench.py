@@ -21,7 +21,6 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from rnnlab.machine import describe
 from rnnlab.nn.cells import CELLS
@@ -30,6 +29,7 @@ from rnnlab.nn.lm import LanguageModel, sequence_loss
 from rnnlab.numpy import optim as numpy_optim
 from rnnlab.numpy.layers import LSTMLayer
 from rnnlab.numpy.lm import LanguageModel as NumpyLanguageModel
+from rnnlab.progress import tracked
 
 ENGINES = (*CELLS, "numpy")
 KINDS = ("layer", "lm")
@@ -145,7 +145,7 @@ def run(hidden_sizes=(128, 256, 512, 1024), batch_sizes=(16, 64), length=49, voc
         engines=ENGINES, repeats=5, min_time=0.2, memory=True):
     grid = [(kind, h, b) for kind in kinds for h in hidden_sizes for b in batch_sizes]
     rows = []
-    for kind, h, b in tqdm(grid, desc="bench", unit="point"):
+    for kind, h, b in tracked(grid, len(grid), "bench: points measured"):
         steps = {e: make_step(kind, e, h, b, length, vocab) for e in engines}
         seconds = time_steps(steps, repeats, min_time)
         rows += [{"kind": kind, "hidden": h, "batch": b, "engine": e, "ms_per_step": 1000 * s,

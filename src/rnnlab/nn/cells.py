@@ -45,11 +45,13 @@ class AutogradLSTM(nn.Module):
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c), c
 
+    def zero_state(self, x):
+        """(h, c) of zeros for the batch of x: where every sequence starts."""
+        zeros = x.new_zeros(self.num_layers, x.shape[0], self.hidden_size)
+        return zeros, zeros
+
     def forward(self, x, state=None):
-        batch = x.shape[0]
-        if state is None:
-            zeros = x.new_zeros(self.num_layers, batch, self.hidden_size)
-            state = (zeros, zeros)
+        state = self.zero_state(x) if state is None else state
         h_out, c_out = [], []
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0:
@@ -70,10 +72,7 @@ class ManualLSTM(AutogradLSTM):
     """The same LSTM with its backward pass written by hand (rnnlab.nn.manual), one Function per layer."""
 
     def forward(self, x, state=None):
-        batch = x.shape[0]
-        if state is None:
-            zeros = x.new_zeros(self.num_layers, batch, self.hidden_size)
-            state = (zeros, zeros)
+        state = self.zero_state(x) if state is None else state
         x = x.transpose(0, 1)                       # time-major: each step's slice is contiguous
         h_out, c_out = [], []
         for layer in range(self.num_layers):
