@@ -242,9 +242,12 @@ def test_generate_forms_and_eval_gen(capsys, tiny_run):
     assert metrics["poems"] == 20 and metrics["form_valid"] == 1.0
     # 20 poems of 4 lines: the novel share counts whole lines; log p of a character is below 0 unless certain
     assert metrics["novel_lines"] * 80 == pytest.approx(round(metrics["novel_lines"] * 80)) and metrics["logprob_per_char"] < 0
+    assert metrics["poets"] == {"rhyme": 0.9392, "tones": 0.6752}              # the poets' own 五绝 (poets.py)
     code, out, err = run(capsys, "eval-gen", "--checkpoint", tiny_run.run_dir, "--num", "5", "--strategy", "beam",
                          "--beam-size", "5")
-    assert code == 0 and "| form valid |" in out and "| novel 4-grams |" in out
+    assert code == 0 and "| form valid |" in out and "| novel 4-grams |" in out and "poets" not in out   # free verse
+    code, out, err = run(capsys, "eval-gen", "--checkpoint", tiny_run.run_dir, "--num", "5", "--form", "qijue")
+    assert code == 0 and "(poets 97.8%) |" in out and "(poets 87.0%) |" in out
 
 
 @pytest.mark.parametrize("argv, match", [

@@ -6,6 +6,7 @@ import random
 import pytest
 
 from rnnlab.cli import main
+from rnnlab.generate.poets import poets_rates
 from rnnlab.generate.ruler import read_poems, score, shuffle_lines
 from tests.conftest import POEMS, needs_data
 
@@ -22,6 +23,9 @@ def test_the_tang_poets_pass_and_shuffled_lines_fail():
         assert shuffled["forms"][form]["tones"] <= r["tones"] / 3, (form, shuffled["forms"][form])
     modern = score(poems, "modern")
     assert all(modern["forms"][f]["tones"] < real["forms"][f]["tones"] / 2 for f in real["forms"])
+    for prosody, result in (("classical", real), ("modern", modern)):       # the figures eval-gen prints beside
+        for form, r in result["forms"].items():
+            assert poets_rates(form, prosody) == pytest.approx({"rhyme": r["rhyme"], "tones": r["tones"]}, abs=5e-5)
 
 
 def test_shuffling_keeps_each_line_end_and_its_characters():

@@ -149,6 +149,7 @@ def cmd_generate(args):
 def cmd_eval_gen(args):
     from rnnlab.checkpoint import load_checkpoint
     from rnnlab.generate.evaluate import evaluate
+    from rnnlab.generate.poets import poets_rates
 
     options = generation_options(args)
     ckpt = load_checkpoint(args.checkpoint, device=pick_device(args.device))
@@ -159,13 +160,15 @@ def cmd_eval_gen(args):
     else:
         poems = ckpt.generate(**options)
     seconds = time.perf_counter() - t0
+    poets = poets_rates(args.form, args.prosody)
     result = {"checkpoint": str(ckpt.path), "options": options, **evaluate(ckpt, poems, args.form, args.prosody),
-              "seconds": seconds, "examples": poems[:3]}
+              "poets": poets, "seconds": seconds, "examples": poems[:3]}
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return
+    beside = {k: f" (poets {v:.1%})" for k, v in poets.items()} if poets else {"rhyme": "", "tones": ""}
     rows = [("poems", f"{result['poems']} in {seconds:.1f} s"), ("form valid", f"{result['form_valid']:.1%}"),
-            ("rhyme", f"{result['rhyme']:.1%}"), ("tones", f"{result['tones']:.1%}"),
+            ("rhyme", f"{result['rhyme']:.1%}{beside['rhyme']}"), ("tones", f"{result['tones']:.1%}{beside['tones']}"),
             ("distinct-1", f"{result['distinct_1']:.3f}"), ("distinct-2", f"{result['distinct_2']:.3f}"),
             ("novel lines", f"{result['novel_lines']:.1%}"), ("novel 4-grams", f"{result['novel_4grams']:.1%}"),
             ("log p / char", f"{result['logprob_per_char']:.3f}")]
