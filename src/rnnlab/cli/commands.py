@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rnnlab.cli.args import NOT_CONFIG, data_overrides, generation_options
-from rnnlab.device import pick_device
+from rnnlab.device import pick_device, pick_precision
 from rnnlab.errors import RnnlabError
 
 START_CHARS = "日红山夜湖海月"   # the reference's start characters (PART 2 §2.2)
@@ -77,10 +77,12 @@ def cmd_train(args):
     out = Path(args.out or f"runs/{Path(cfg.data.corpus).stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RnnlabError(f"{out}: already exists; choose another --out")
-    pick_device(cfg.device)
+    asked, cfg = cfg.precision, replace(cfg, precision=pick_precision(cfg.precision, pick_device(cfg.device)))
     data = prepare(cfg.data, vocab=init.vocab if init else None, fetch_missing=cfg.data.corpus == "tang")
     s = data.stats
-    print(f"{s['corpus']}: {s['train']} train / {s['valid']} valid sequences, vocabulary {s['vocab_size']}")
+    how = f"precision {cfg.precision}" + (f" (auto: this machine {'computes' if cfg.precision == 'bf16' else 'has no'} "
+                                          "native bf16)" if asked == "auto" else "")
+    print(f"{s['corpus']}: {s['train']} train / {s['valid']} valid sequences, vocabulary {s['vocab_size']}; {how}")
     report(train(cfg, data, out, init_from=init, progress=not args.no_progress))
 
 

@@ -1,4 +1,6 @@
 """The character language model of the reference: embedding -> activation -> LSTM -> linear."""
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,6 +17,7 @@ class LanguageModel(nn.Module):
         if config.cell not in CELLS:
             raise ValueError(f"unknown cell {config.cell!r}")
         self.config = config
+        self.autocast_dtype = None      # torch.bfloat16: the embedding and the LSTM compute in it (training/engines.py)
         self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
         self.rnn = make_lstm(config.cell, config.embed_size, config.hidden_size, config.num_layers, config.dropout)
         if config.softmax == "adaptive":
@@ -53,9 +56,15 @@ class LanguageModel(nn.Module):
                 nn.init.uniform_(p, -bound, bound)
 
     def features(self, tokens, state=None):
-        """tokens (B, T) -> the LSTM's output after dropout (B, T, H), final (h, c)."""
-        x = ACTIVATIONS[self.config.activation](self.embedding(tokens))
-        out, state = self.rnn(x, state)
+        """tokens (B, T) -> the LSTM's output after dropout (B, T, H), final (h, c). With autocast_dtype set,
+        the LSTM's matrix products run in that dtype (the weights stay float32) and its output comes back
+        as float32, so the softmax, its log-probabilities and the loss are float32."""
+        lower = self.autocast_dtype is not None
+        with torch.autocast(tokens.device.type, dtype=self.autocast_dtype or torch.bfloat16, enabled=lower):
+            x = ACTIVATIONS[self.config.activation](self.embedding(tokens))
+            out, state = self.rnn(x, state)
+        if lower:
+            out, state = out.float(), tuple(s.float() for s in state)
         return F.dropout(out, self.config.dropout, self.training), state
 
     def forward(self, tokens, state=None):
@@ -75,6 +84,16 @@ class LanguageModel(nn.Module):
         keep = targets.reshape(-1) != ignore_index
         picked = self.decoder(h.reshape(-1, h.shape[-1])[keep], targets.reshape(-1)[keep]).output
         return -picked.sum(), int(keep.sum()), state
+
+
+@contextmanager
+def full_precision(model):
+    """The model in float32 for the time of the block (a validation's figure is then exact)."""
+    saved, model.autocast_dtype = model.autocast_dtype, None
+    try:
+        yield model
+    finally:
+        model.autocast_dtype = saved
 
 
 def sequence_loss(logits, targets, pad):

@@ -7,7 +7,7 @@ refuses in one line an option that the chosen model, engine or optimizer would n
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from rnnlab.data.dataset import DataConfig
-from rnnlab.device import DEVICES
+from rnnlab.device import DEVICES, PRECISIONS
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.configs import AWD_SECTION, ModelConfig
 from rnnlab.nn.registry import ARCHITECTURES, architecture_of
@@ -92,6 +92,9 @@ class TrainConfig:
     stream: StreamConfig | None = None    # AWD-LSTM only; the plain LSTM trains on padded poems
     engine: str = option("torch", "torch, or numpy (hand-written backward, numpy optimizers, CPU)",
                          choices=("torch", "numpy"), group="model")
+    precision: str = option("fp32", "the LSTM's arithmetic in training: fp32, bf16 (autocast; weights, optimizer "
+                                    "state, softmax, loss and validation stay float32) or auto (bf16 where the CPU "
+                                    "or GPU computes it natively)", choices=PRECISIONS, group="model")
     batch_size: int = option(64, "sequences per step", bounds="positive_int", group=OPTIMISATION)
     epochs: int = option(20, "passes over the training split", bounds="positive_int", group=OPTIMISATION)
     max_steps: int | None = option(None, "stop after this many optimizer steps", bounds="positive_int",
@@ -162,6 +165,7 @@ NEEDS = {
     "cutoffs": (lambda c: c.model.softmax == "adaptive", "--softmax adaptive"),
     "bucket": (lambda c: not architecture_of(c.model).stream, "poems as batches (the plain LSTM; AWD-LSTM reads a stream)"),
     "valid_subset": (lambda c: c.engine == "torch", "the torch engine"),
+    "precision": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream, "the torch engine's plain LSTM"),
 }
 
 

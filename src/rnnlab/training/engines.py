@@ -16,6 +16,7 @@ from rnnlab.data.batches import bucketed_batches, padded_batch, shuffled_batches
 from rnnlab.data.stream import bptt_windows, stream_columns
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.awd import detach_state
+from rnnlab.nn.lm import full_precision
 from rnnlab.nn.registry import architecture_of
 from rnnlab.nn.regularize import activation_regularization, temporal_activation_regularization
 from rnnlab.numpy import optim as numpy_optim
@@ -131,9 +132,13 @@ class PoemBatches:
 
 
 class TorchEngine(TorchUpdate):
+    """The plain LSTM on padded poems; with cfg.precision bf16 its steps compute the LSTM in bfloat16
+    (weights, optimizer state and validation stay float32)."""
+
     def __init__(self, cfg, model, device, vocab, dist=Single()):
         super().__init__(cfg, model.to(device), dist)
         self.device, self.pad = device, vocab.pad
+        model.autocast_dtype = torch.bfloat16 if cfg.precision == "bf16" else None
         self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist, cfg.bucket)
         self.steps_per_epoch, self.epoch_batches = self.batches.steps_per_epoch, self.batches.epoch_batches
 
@@ -145,7 +150,8 @@ class TorchEngine(TorchUpdate):
         return Step(total, int(n), grad_norm, norms)
 
     def perplexity(self, split):
-        return poem_perplexity(self.model, split, self.pad, self.dist)
+        with full_precision(self.model):
+            return poem_perplexity(self.model, split, self.pad, self.dist)
 
 
 class NumpyEngine:

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from rnnlab.checkpoint import build_model, load_checkpoint, save_checkpoint, update_meta, weights_are_finite
-from rnnlab.device import pick_device
+from rnnlab.device import pick_device, pick_precision
 from rnnlab.errors import Interrupted, RnnlabError
 from rnnlab.fileio import atomic_write_text
 from rnnlab.maths import exp_or_inf
@@ -109,7 +109,7 @@ class Run:
         """A new run: the model from init_from's weights or from the seed; config, vocabulary and state written."""
         torch.manual_seed(cfg.seed)
         model = start_model(cfg, data, init_from)
-        cfg = replace(cfg, model=model.config)
+        cfg = replace(cfg, model=model.config, precision=pick_precision(cfg.precision, device))     # as config.json says
         engine = make_engine(cfg, model, device, data.vocab, dist)        # refuses what it cannot do, first
         if dist.is_main:
             Path(run_dir).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,70 @@
+"""--precision: bf16 autocast for the plain LSTM's training steps. Weights, optimizer state, checkpoints,
+the softmax, the loss and every validation figure stay float32; auto takes bf16 only where the machine
+computes it natively."""
+import json
+import math
+
+import pytest
+import torch
+
+from rnnlab import device as devices
+from rnnlab.checkpoint import load_checkpoint
+from rnnlab.cli import main
+from rnnlab.nn.configs import ModelConfig
+from rnnlab.nn.lm import LanguageModel, full_precision
+from tests.conftest import POEMS
+
+TINY = ["--corpus", POEMS, "--embed-size", "16", "--hidden-size", "24", "--batch-size", "16", "--time-budget", "0",
+        "--max-steps", "6", "--eval-every", "3", "--no-progress"]
+
+
+@pytest.mark.parametrize("flags, device, expected", [
+    (set(), "cpu", "fp32"), ({"avx2"}, "cpu", "fp32"), ({"avx512_bf16"}, "cpu", "bf16"), ({"amx_bf16"}, "cpu", "bf16"),
+])
+def test_auto_takes_bf16_only_where_it_is_native(monkeypatch, flags, device, expected):
+    monkeypatch.setattr("rnnlab.machine.cpu_flags", lambda: flags)
+    assert devices.pick_precision("auto", device) == expected
+    assert devices.pick_precision("fp32", device) == "fp32" and devices.pick_precision("bf16", device) == "bf16"
+
+
+def test_bf16_log_probabilities_and_loss_are_float32_and_close_to_fp32():
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=50, embed_size=16, hidden_size=32, softmax="adaptive"))
+    tokens = torch.randint(4, 50, (3, 9))
+    exact, _ = model(tokens)
+    model.autocast_dtype = torch.bfloat16
+    low, state = model(tokens)
+    assert low.dtype == torch.float32 and state[0].dtype == torch.float32
+    assert torch.allclose(low.exp().sum(-1), torch.ones(3, 9), atol=1e-5)        # still a distribution
+    assert (low - exact).abs().max() < 0.05                                          # bf16 keeps ~3 digits
+    loss, n, _ = model.summed_loss(tokens[:, :-1], tokens[:, 1:], 0)
+    assert loss.dtype == torch.float32 and n == 24
+    with full_precision(model):
+        again, _ = model(tokens)
+    assert torch.equal(again, exact) and model.autocast_dtype is torch.bfloat16
+
+
+def test_a_bf16_run_trains_says_so_and_its_figures_are_float32(capsys, tmp_path):
+    assert main(["train", *TINY, "--precision", "bf16", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "precision bf16" in out.splitlines()[0]
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
+    assert cfg["precision"] == "bf16"
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert all(v.dtype == torch.float32 for v in ckpt.model.state_dict().values())
+    best = ckpt.meta["valid_ppl"]
+    assert math.isfinite(best) and ckpt.perplexity(POEMS, split="valid") == pytest.approx(best, rel=1e-6)
+
+
+def test_auto_is_recorded_resolved(capsys, tmp_path):
+    assert main(["train", *TINY, "--precision", "auto", "--out", str(tmp_path / "run")]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    resolved = devices.pick_precision("auto", "cpu")
+    assert f"precision {resolved} (auto: this machine" in first
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["precision"] == resolved
+
+
+def test_precision_is_refused_where_it_does_nothing(capsys, tmp_path):
+    assert main(["train", *TINY, "--preset", "seed-large", "--engine", "numpy", "--precision", "bf16",
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "--precision is not used by this run: it needs the torch engine's plain LSTM" in capsys.readouterr().err
