@@ -19,13 +19,11 @@ def train(preset=None, out=None, progress=True, **options):
     """Train as `rnnlab train` does, with its options as keywords (corpus="tang", time_budget=15, ...);
     returns the TrainResult (run_dir, best_ppl, checkpoint, metrics, ...). `out`: the run directory
     (default: runs/CORPUS-KIND-TIME)."""
-    import time
-    from pathlib import Path
-
     from rnnlab.data.dataset import prepare
     from rnnlab.training.config import DEFAULT_PRESET, build_config
+    from rnnlab.training.loop import default_run_dir
     from rnnlab.training.loop import train as train_loop
 
     cfg = build_config(preset or DEFAULT_PRESET, **options)
-    out = Path(out or f"runs/{Path(cfg.data.corpus).stem}-{cfg.architecture}-{time.strftime('%Y%m%d-%H%M%S')}")
-    return train_loop(cfg, prepare(cfg.data, fetch_missing=cfg.data.corpus == "tang"), out, progress=progress)
+    data = prepare(cfg.data, fetch_missing=cfg.data.corpus == "tang")
+    return train_loop(cfg, data, out or default_run_dir(cfg), progress=progress)

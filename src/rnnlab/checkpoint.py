@@ -23,6 +23,8 @@ from rnnlab.nn.registry import ARCHITECTURES, architecture_of
 
 FORMAT_VERSION = 1
 FILES = ("model.safetensors", "config.json", "vocab.json", "meta.json")
+
+
 def architecture(model):
     """The architecture's name, from the model's config (either engine's models have one)."""
     return architecture_of(model.config).name
@@ -64,7 +66,7 @@ class Checkpoint:
         if isinstance(texts_or_corpus, (str, Path)):
             data = prepare(replace(self.data_config, corpus=str(texts_or_corpus), format=None), vocab=self.vocab,
                            fetch_missing=texts_or_corpus == "tang")
-            sequences = {"train": data.train, "valid": data.valid, "all": Split.concat([data.train, data.valid])}[split]
+            sequences = data.split(split)
         else:
             sequences = Split.from_lists([[self.vocab.bos, *self.vocab.encode(t), self.vocab.eos] for t in texts_or_corpus])
         return poem_perplexity(self.model, sequences, self.vocab.pad)

@@ -43,16 +43,23 @@ def generation_options(args):
     return {f.name: getattr(args, f.name) for f in fields(GenerationOptions)}
 
 
-def add_device_arg(p, default="auto"):
-    from rnnlab.device import DEVICES
-    p.add_argument("--device", choices=DEVICES, default=default,
-                   help="auto: CUDA, else Apple's MPS, else the CPU" + (" (default: %(default)s)" if default else ""))
+def add_device_arg(p):
+    """--device of a command that runs a model, as TrainConfig declares it (default auto)."""
+    from rnnlab.training.config import TrainConfig
+    add_declared(p, TrainConfig, "device", lambda name: "default: auto", value="auto")
 
 
 def add_format_arg(p):
-    from rnnlab.data.readers import READERS
-    p.add_argument("--format", choices=list(READERS),
-                   help="how to read a corpus file (default: guessed; lines = one poem a line, as generate prints)")
+    """--format of a command that reads a corpus, as DataConfig declares it."""
+    from rnnlab.data.dataset import DataConfig
+    add_declared(p, DataConfig, "format", data_default)
+
+
+def add_declared(p, cls, name, shown, value=None):
+    """One option of `cls`'s declaration (options.py) as a flag of a command other than train; `shown(name)`
+    gives the help's 'default: V', `value` the default value."""
+    f, meta = options_of(cls)[name]
+    p.add_argument(flag_of(name, meta), dest=name, default=value, **argument(f, meta, shown))
 
 
 def show(value):

@@ -53,7 +53,7 @@ def cmd_train(args):
     from rnnlab.data.dataset import prepare
     from rnnlab.training.config import DEFAULT_PRESET, build_config
     from rnnlab.training.config_file import read_config_file
-    from rnnlab.training.loop import resume_run, train
+    from rnnlab.training.loop import default_run_dir, resume_run, train
 
     options = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
     if args.config:
@@ -73,8 +73,7 @@ def cmd_train(args):
         raise RnnlabError("--finetune continues a trained model: give it with --init-from")
     init = load_checkpoint(args.init_from) if args.init_from else None
     cfg = build_config(args.preset or DEFAULT_PRESET, init_from=init.model.config if init else None, **options)
-    kind = "awd" if cfg.architecture == "awd" else cfg.model.cell if cfg.engine == "torch" else "numpy"
-    out = Path(args.out or f"runs/{Path(cfg.data.corpus).stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(args.out) if args.out else default_run_dir(cfg)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RnnlabError(f"{out}: already exists; choose another --out")
     asked, cfg = cfg.precision, replace(cfg, precision=pick_precision(cfg.precision, pick_device(cfg.device)))
@@ -107,7 +106,7 @@ def cmd_eval(args):
     import torch
 
     from rnnlab.checkpoint import architecture, load_checkpoint
-    from rnnlab.data.dataset import Split, prepare
+    from rnnlab.data.dataset import prepare
 
     device = "cpu" if args.engine == "numpy" else pick_device(args.device)
     if args.float64 and device == "mps":
@@ -124,7 +123,7 @@ def cmd_eval(args):
     else:
         from rnnlab.training.perplexity import poem_perplexity as perplexity
         model = ckpt.model
-    split = {"train": data.train, "valid": data.valid, "all": Split.concat([data.train, data.valid])}[args.split]
+    split = data.split(args.split)
     report = {"checkpoint": str(ckpt.path), "corpus": data.stats["corpus"], "split": args.split,
               "sequences": len(split), "tokens": split.n_targets,
               "unknown": int((split.tokens == ckpt.vocab.unk).sum()),

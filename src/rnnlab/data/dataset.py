@@ -79,6 +79,10 @@ class Prepared:
     vocab: Vocab
     stats: dict
 
+    def split(self, name):
+        """train, valid, or all (both, train first)."""
+        return {"train": self.train, "valid": self.valid, "all": Split.concat([self.train, self.valid])}[name]
+
 
 def split_indices(n, valid_fraction, seed):
     """A permutation from numpy's PCG64 generator: the same split on every machine for a seed."""

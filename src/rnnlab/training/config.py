@@ -5,6 +5,7 @@ the optimizer's, the AWD-LSTM's stream settings, and the loop's; the named prese
 refuses in one line an option that the chosen model, engine or optimizer would not use.
 """
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import lru_cache
 
 from rnnlab.data.dataset import DataConfig
 from rnnlab.device import DEVICES, PRECISIONS
@@ -175,6 +176,15 @@ def sections_of(arch):
             "loop": TrainConfig}
 
 
+NESTED = {"data", "model", "optim", "stream", "vocab_size"}       # set by build_config or the data, not by name
+
+
+def section_fields(arch):
+    """{section: {option name: its field}} of a run of architecture `arch`: what can be set by name."""
+    return {name: {f.name: f for f in fields(cls) if f.name not in NESTED}
+            for name, cls in sections_of(arch).items() if cls}
+
+
 def build_config(preset=DEFAULT_PRESET, init_from=None, **options):
     """Defaults <- preset <- explicit options (None values are ignored), each routed by name to the data,
     model, optimizer, stream or loop settings. `init_from`: a checkpoint's model config, which replaces
@@ -202,8 +212,7 @@ def build_config(preset=DEFAULT_PRESET, init_from=None, **options):
 
 def route(arch, values):
     """{section: {option: value}}: each option to the section of this architecture's run that has it."""
-    nested = {"data", "model", "optim", "stream", "vocab_size"}       # set by build_config or the data, not by name
-    names = {name: {f.name for f in fields(cls)} - nested for name, cls in sections_of(arch).items() if cls}
+    names = section_fields(arch)
     routed = {name: {} for name in sections_of(arch)}
     for key, value in values.items():
         where = next((name for name, known in names.items() if key in known), None)
@@ -218,7 +227,9 @@ def route(arch, values):
     return routed
 
 
+@lru_cache(maxsize=None)
 def all_options():
+    """Every declared option of every section and architecture (the declarations never change)."""
     return options_of(DataConfig, *(a.config for a in ARCHITECTURES.values()), OptimConfig, StreamConfig, TrainConfig)
 
 

@@ -8,7 +8,7 @@ not use it, except a value equal to what the preset would give anyway (a run's c
 """
 import json
 import types
-from dataclasses import MISSING, fields
+from dataclasses import MISSING
 from pathlib import Path
 from typing import Union, get_args, get_origin
 
@@ -16,7 +16,7 @@ import tomllib
 
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.registry import ARCHITECTURES
-from rnnlab.training.config import DEFAULT_PRESET, PRESETS, sections_of
+from rnnlab.training.config import DEFAULT_PRESET, PRESETS, section_fields
 
 SECTIONS = ("data", "model", "optim", "stream")
 FROM_THE_DATA = ("vocab_size",)                 # a trained run's model section has it; the data sets it again
@@ -24,8 +24,7 @@ FROM_THE_DATA = ("vocab_size",)                 # a trained run's model section 
 
 def option_fields(arch):
     """{option name: dataclass field} of a run of architecture `arch` (its name)."""
-    classes = [cls for cls in sections_of(ARCHITECTURES[arch]).values() if cls]
-    return {f.name: f for cls in classes for f in fields(cls) if f.name not in SECTIONS + FROM_THE_DATA}
+    return {k: f for section in section_fields(ARCHITECTURES[arch]).values() for k, f in section.items()}
 
 
 def read_config_file(path):

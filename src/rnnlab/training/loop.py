@@ -296,6 +296,12 @@ class Run:
         return full
 
 
+def default_run_dir(cfg):
+    """runs/CORPUS-KIND-TIME, KIND being awd, the LSTM cell, or numpy."""
+    kind = "awd" if cfg.architecture == "awd" else cfg.model.cell if cfg.engine == "torch" else "numpy"
+    return Path(f"runs/{Path(cfg.data.corpus).stem}-{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
 def start_model(cfg, data, init_from=None):
     """The model a run starts from: `init_from`'s weights (a Checkpoint; cfg.model is its config, cell
     included), or a new one for cfg.model and the data's vocabulary, initialised from torch's generator."""
