@@ -24,7 +24,7 @@ from pathlib import Path
 import matplotlib
 import torch
 
-from rnnlab.data.dataset import Split, prepare
+from rnnlab.data.dataset import prepare
 from rnnlab.machine import describe
 from rnnlab.training.config import DEFAULT_PRESET, build_config
 from rnnlab.training.loop import train
@@ -37,10 +37,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 def unseen_split(cfg, vocab, train_split):
     """tangshi's poems that are not in the training split, in the model's vocabulary."""
     tangshi = prepare(replace(cfg.data, corpus="tangshi", valid_fraction=0.5), vocab=vocab)
-    seen = {tuple(train_split[i]) for i in range(len(train_split))}
-    poems = Split.concat([tangshi.train, tangshi.valid])
-    kept = [poems[i] for i in range(len(poems)) if tuple(poems[i]) not in seen]
-    return Split.from_lists(kept), len(poems)
+    poems = tangshi.split("all")
+    return poems.without(train_split), len(poems)
 
 
 class Snapshots:

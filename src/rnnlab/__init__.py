@@ -2,15 +2,17 @@
 
     import rnnlab
     run = rnnlab.train(corpus="tang", time_budget=15)      # the options of `rnnlab train`, as keywords
-    poet = rnnlab.load(run.run_dir)                          # or any checkpoint or run directory
+    poet = rnnlab.load(run.run_dir)                          # or any checkpoint or run directory;
+                                                             # rnnlab.load(): the bundled model, trained here
     poet.generate("月", form="qijue", num=3)
     poet.perplexity(["床前明月光，疑是地上霜。举头望明月，低头思故乡。"])
 """
 __version__ = "0.1.0"
 
 
-def load(path, cell=None, device="cpu"):
-    """A checkpoint (or a run directory's best one), with .generate(start, **options) and .perplexity(texts)."""
+def load(path=None, cell=None, device="cpu"):
+    """A checkpoint (a run directory's best one, or a bundled model's name; none: the bundled `tang`), with
+    .generate(start, **options) and .perplexity(texts)."""
     from rnnlab.checkpoint import load_checkpoint
     return load_checkpoint(path, cell=cell, device=device)
 

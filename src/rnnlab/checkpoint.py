@@ -4,7 +4,9 @@
     DIR/config.json         {"format_version", "architecture": "lstm" | "awd", "model": its config, "data": DataConfig}
     DIR/vocab.json          the vocabulary the weights were trained with
     DIR/meta.json           step, epoch, validation perplexity, ..., and the SHA-256 of model.safetensors
-A run directory may be given instead of a checkpoint: its best/ checkpoint is used.
+A run directory may be given instead of a checkpoint: its best/ checkpoint is used, and a bundled
+model's name (bundled.py: `tang`) its folder inside the package. The weights may be stored in half
+precision (the bundled model's are); they are loaded as float32.
 """
 import hashlib
 import json
@@ -15,6 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
+from rnnlab.bundled import bundled_checkpoint, checkpoint_or_default, is_bundled_name
 from rnnlab.data.dataset import DataConfig
 from rnnlab.data.vocab import Vocab
 from rnnlab.errors import RnnlabError
@@ -72,13 +75,14 @@ class Checkpoint:
         return poem_perplexity(self.model, sequences, self.vocab.pad)
 
 
-def save_checkpoint(folder, model, vocab, data_config, meta):
-    """`model`: either engine's language model (anything with .config and .state_dict())."""
+def save_checkpoint(folder, model, vocab, data_config, meta, dtype=torch.float32):
+    """`model`: either engine's language model (anything with .config and .state_dict()); its floats are
+    stored as `dtype` (torch.float16 halves the file; they are read back as float32)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if not weights_are_finite(model):
         raise RnnlabError(f"refusing to write {folder}: the model has non-finite weights")
-    weights = {k: as_saved(torch.as_tensor(v)) for k, v in model.state_dict().items()}
+    weights = {k: as_saved(torch.as_tensor(v), dtype) for k, v in model.state_dict().items()}
     config = {"format_version": FORMAT_VERSION, "architecture": architecture(model), "model": model.config.to_dict(),
               "data": vars(data_config)}
     data = save(weights)
@@ -94,9 +98,9 @@ def update_meta(folder, **fields):
     atomic_write_text(path, json.dumps({**_read_json(path), **fields}, indent=2))
 
 
-def as_saved(t):
-    """A tensor of its own (tied weights share storage, which safetensors refuses), floats as float32."""
-    return t.detach().to("cpu", torch.float32 if t.is_floating_point() else t.dtype).clone().contiguous()
+def as_saved(t, dtype=torch.float32):
+    """A tensor of its own (tied weights share storage, which safetensors refuses), floats as `dtype`."""
+    return t.detach().to("cpu", dtype if t.is_floating_point() else t.dtype).clone().contiguous()
 
 
 def refuse_pickle(path):
@@ -118,6 +122,8 @@ def weights_are_finite(model):
 
 
 def resolve_checkpoint(path):
+    if is_bundled_name(path):
+        return bundled_checkpoint(str(path))
     path = Path(path)
     if not path.is_dir():
         raise RnnlabError(f"{path}: no such checkpoint directory")
@@ -130,8 +136,9 @@ def resolve_checkpoint(path):
 
 
 def load_checkpoint(path, cell=None, device="cpu", dtype=torch.float32):
-    """Rebuild the model from a checkpoint directory; `cell` may swap the LSTM implementation."""
-    path = resolve_checkpoint(path)
+    """Rebuild the model from a checkpoint directory or a bundled model's name (None: the default bundled
+    model, said on stderr); `cell` may swap the LSTM implementation."""
+    path = resolve_checkpoint(checkpoint_or_default(path))
     config = _read_json(path / "config.json")
     if config.get("format_version") != FORMAT_VERSION:
         raise RnnlabError(f"{path}: checkpoint format version {config.get('format_version')}, this rnnlab reads {FORMAT_VERSION}")

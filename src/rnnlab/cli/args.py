@@ -15,12 +15,22 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def add_checkpoint_arg(p, several=False):
+    """--checkpoint of the commands that use a trained model; without it, the bundled model."""
+    from rnnlab.bundled import DEFAULT_MODEL, bundled_names
+
+    p.add_argument("--checkpoint", metavar="DIR", action="append" if several else "store",
+                   help=f"a checkpoint or run directory, or a bundled model's name ({', '.join(bundled_names())}; "
+                        f"`rnnlab models` lists them){'; repeat for several models (the first is the default)' if several else ''}"
+                        f" (default: the bundled {DEFAULT_MODEL})")
+
+
 def add_generation_args(p, num):
     """--checkpoint and one flag per field of GenerationOptions; `num`: this command's default poem count.
     The values are checked by GenerationOptions.check (one line, exit 2)."""
     from rnnlab.generate.options import GenerationOptions, choices
 
-    p.add_argument("--checkpoint", required=True, metavar="DIR", help="a checkpoint or run directory")
+    add_checkpoint_arg(p)
     add_device_arg(p)
     defaults = {"num": num, "seed": 0}                    # the CLI is reproducible unless told otherwise
     for f in fields(GenerationOptions):
@@ -213,12 +223,14 @@ def add_data_parser(sub):
 def add_model_parsers(sub):
     """The commands that use a trained model: eval, generate, eval-gen, prosody (the ruler) and serve."""
     ev = sub.add_parser("eval", help="perplexity of a corpus under a checkpoint")
-    ev.add_argument("--checkpoint", required=True, metavar="DIR", help="a checkpoint or run directory")
+    add_checkpoint_arg(ev)
     add_device_arg(ev)
     ev.add_argument("--corpus", required=True, help="tang, tangshi, shakespeare, or a path")
     add_format_arg(ev)
     ev.add_argument("--split", choices=["all", "train", "valid"], default="all",
                     help="valid/train: the split the checkpoint was trained with (default: %(default)s)")
+    ev.add_argument("--unseen", action="store_true",
+                    help="leave out the sequences that are in the checkpoint's own training split, verbatim")
     ev.add_argument("--engine", choices=["torch", "numpy"], default="torch", help="which engine computes it (default: %(default)s)")
     ev.add_argument("--float64", action="store_true", help="compute in float64 (always so with --engine numpy)")
     ev.add_argument("--json", action="store_true", help="print JSON")
@@ -244,8 +256,10 @@ def add_model_parsers(sub):
     sv = sub.add_parser("serve", help="the poem-writing web page and its JSON API",
                         description="Serve a web page and a JSON API (POST /api/generate, GET /api/models, GET /healthz) "
                                     "that write poems with the given checkpoints. API docs at /docs.")
-    sv.add_argument("--checkpoint", required=True, action="append", metavar="DIR",
-                    help="a checkpoint or run directory; repeat for several models (the first is the default)")
+    add_checkpoint_arg(sv, several=True)
+    ls = sub.add_parser("models", help="the bundled models and your runs, with their validation perplexity")
+    ls.add_argument("--runs", default="runs", metavar="DIR", help="where to look for runs (default: %(default)s)")
+    ls.add_argument("--json", action="store_true", help="print JSON")
     add_device_arg(sv)
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
     sv.add_argument("--port", type=bounded("positive_int"), default=8000, help="(default: %(default)s)")

@@ -79,10 +79,26 @@ def cmd_train(args):
     asked, cfg = cfg.precision, replace(cfg, precision=pick_precision(cfg.precision, pick_device(cfg.device)))
     data = prepare(cfg.data, vocab=init.vocab if init else None, fetch_missing=cfg.data.corpus == "tang")
     s = data.stats
+    if init:
+        refuse_foreign_corpus(args.init_from, init, s)
     how = f"precision {cfg.precision}" + (f" (auto: this machine {'computes' if cfg.precision == 'bf16' else 'has no'} "
                                           "native bf16)" if asked == "auto" else "")
     print(f"{s['corpus']}: {s['train']} train / {s['valid']} valid sequences, vocabulary {s['vocab_size']}; {how}")
     report(train(cfg, data, out, init_from=init, progress=not args.no_progress))
+
+
+MAX_UNKNOWN = 0.05      # --init-from: the share of a corpus's characters that may fall outside the vocabulary
+
+
+def refuse_foreign_corpus(name, init, stats):
+    """Fine-tuning keeps the model's vocabulary (its embedding and softmax rows are the model); a corpus
+    whose characters it mostly lacks would train <unk>, so it is refused in one line."""
+    share = stats["unknown"] / max(stats["characters"], 1)
+    if share > MAX_UNKNOWN:
+        raise RnnlabError(f"--init-from {name}: {share:.1%} of the characters of {stats['corpus']} are not in its "
+                          f"vocabulary of {len(init.vocab)} (at most {MAX_UNKNOWN:.0%}); train from scratch instead")
+    print(f"--init-from {name}: its vocabulary of {len(init.vocab)} kept; {stats['unknown']} characters "
+          f"({share:.2%}) of the corpus become <unk>")
 
 
 def report(result):
@@ -124,15 +140,23 @@ def cmd_eval(args):
         from rnnlab.training.perplexity import poem_perplexity as perplexity
         model = ckpt.model
     split = data.split(args.split)
+    seen = 0
+    if args.unseen:
+        trained_on = prepare(ckpt.data_config, vocab=ckpt.vocab, fetch_missing=ckpt.data_config.corpus == "tang").train
+        kept = split.without(trained_on)
+        split, seen = kept, len(split) - len(kept)
+        if not len(split):
+            raise RnnlabError(f"--unseen: every sequence of {data.stats['corpus']} is in the checkpoint's training split")
     report = {"checkpoint": str(ckpt.path), "corpus": data.stats["corpus"], "split": args.split,
-              "sequences": len(split), "tokens": split.n_targets,
+              "seen_in_training_left_out": seen, "sequences": len(split), "tokens": split.n_targets,
               "unknown": int((split.tokens == ckpt.vocab.unk).sum()),
               "engine": args.engine, "perplexity": perplexity(model, split, ckpt.vocab.pad)}
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
         print(f"perplexity {report['perplexity']:.2f} on {report['sequences']} sequences / {report['tokens']} tokens"
-              f" of {report['corpus']} ({args.split}); {report['unknown']} unknown characters")
+              f" of {report['corpus']} ({args.split}); {report['unknown']} unknown characters"
+              + (f"; {seen} sequences of the checkpoint's training split left out" if args.unseen else ""))
 
 
 def cmd_generate(args):
@@ -225,6 +249,19 @@ def cmd_serve(args):
     serve(args.checkpoint, args.host, args.port, args.timeout, pick_device(args.device))
 
 
+def cmd_models(args):
+    from rnnlab.bundled import catalogue
+
+    found = catalogue(args.runs)
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False))
+        return
+    print("| name | kind | model | steps | valid ppl | path |\n|---|---|---|---:|---:|---|")
+    for m in found:
+        ppl = "" if m["valid_ppl"] is None else f"{m['valid_ppl']:.2f}" + (" (subset)" if m["split"] == "subset" else "")
+        print(f"| {m['name']} | {m['kind']} | {m['architecture']} {m['model']} | {m['step']} | {ppl} | {m['path']} |")
+
+
 def cmd_bench(args):
     from rnnlab.bench import run, table
     from rnnlab.fileio import atomic_write_text
@@ -237,4 +274,4 @@ def cmd_bench(args):
 
 
 COMMANDS = {"bench": cmd_bench, "eval-gen": cmd_eval_gen, "data": cmd_data, "train": cmd_train, "eval": cmd_eval,
-            "generate": cmd_generate, "prosody": cmd_prosody, "gradcheck": cmd_gradcheck, "experiment": cmd_experiment, "serve": cmd_serve}
+            "generate": cmd_generate, "prosody": cmd_prosody, "gradcheck": cmd_gradcheck, "experiment": cmd_experiment, "serve": cmd_serve, "models": cmd_models}

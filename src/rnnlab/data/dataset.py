@@ -66,6 +66,11 @@ class Split:
         n = min(n, len(self))
         return Split(self.tokens[:self.offsets[n]], self.offsets[:n + 1])
 
+    def without(self, other):
+        """The sequences of this split that do not occur verbatim in `other` (poems unseen in training)."""
+        seen = {other[i].tobytes() for i in range(len(other))}
+        return Split.from_lists([self[i].tolist() for i in range(len(self)) if self[i].tobytes() not in seen])
+
     @property
     def n_targets(self):
         """Number of predicted tokens: every token but the first of each sequence."""

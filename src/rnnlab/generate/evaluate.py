@@ -30,7 +30,7 @@ def mean_logprob(model, vocab, texts):
 
 def training_lines(checkpoint):
     """Every line of every poem in the checkpoint's training split, as text."""
-    data = prepare(checkpoint.data_config, vocab=checkpoint.vocab)
+    data = prepare(checkpoint.data_config, vocab=checkpoint.vocab, fetch_missing=checkpoint.data_config.corpus == "tang")
     vocab = checkpoint.vocab
     return [text for i in range(len(data.train)) for text, _ in split_lines(vocab.decode(data.train[i].tolist()))]
 

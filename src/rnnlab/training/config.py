@@ -29,6 +29,12 @@ PRESETS = {
     "seed-large": {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49},
     "cpu-fast": {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49, "softmax": "adaptive",
                  "lr": 5e-3, "warmup": 20, "schedule": "cosine", "valid_subset": 1000, "eval_every": 200},
+    # the bundled model's (issue 25): cpu-fast two layers deep with dropout, for a budget of hours, where
+    # one layer without dropout overfits within 15 minutes; bf16 where the CPU has it
+    "cpu-2h": {"embed_size": 512, "hidden_size": 512, "num_layers": 2, "dropout": 0.3, "batch_size": 64,
+               "seq_len": 49, "softmax": "adaptive", "lr": 5e-3, "warmup": 20, "schedule": "cosine",
+               "clip_norm": 1.0, "valid_subset": 1000, "eval_every": 500, "patience": 5, "time_budget": 120.0,
+               "precision": "auto"},
     "awd": {**AWD, "embed_size": 400, "hidden_size": 1150, "num_layers": 3, "batch_size": 80, "bptt": 70,
             "dropout": 0.4, "dropouth": 0.3, "dropouti": 0.65, "dropoute": 0.1, "wdrop": 0.5},
     "awd-small": {**AWD, "embed_size": 200, "hidden_size": 400, "num_layers": 3, "batch_size": 32, "bptt": 35,

@@ -127,12 +127,12 @@ def create_app(checkpoints, timeout=20.0, max_body=4096, max_waiting=32):
 
 
 def serve(paths, host="127.0.0.1", port=8000, timeout=20.0, device="cpu"):
-    """Load the checkpoints onto `device` and serve them until interrupted."""
+    """Load the checkpoints onto `device` (none: the bundled model) and serve them until interrupted."""
     import uvicorn
 
     from rnnlab.checkpoint import load_checkpoint
 
-    checkpoints = [load_checkpoint(p, device=device) for p in paths]
+    checkpoints = [load_checkpoint(p, device=device) for p in paths or [None]]
     for ckpt in checkpoints:                     # warm-up: the first request would pay for lazy loading
         ckpt.generate(form="wujue", rhyme="hard", tones="hard", seed=0)
     app = create_app(checkpoints, timeout)
