@@ -117,7 +117,7 @@ def test_checkpoint_from_another_vocabulary(capsys, tiny_run, tmp_path):
     (["train", "--cell", "gru"], "invalid choice"),
     (["train", "--dropout", "1.5"], "must be in [0, 1)"),
     (["train", "--time-budget", "-1"], "must be >= 0"),
-    (["generate"], "--checkpoint"),
+    (["inspect"], "--out"),
     (["data", "fetch", "songci"], "invalid choice"),
 ])
 def test_bad_arguments_are_one_line(capsys, argv, match):

@@ -18,6 +18,7 @@ BOUNDS = {
     "non_negative_float": (float, lambda v: v >= 0, "must be >= 0"),
     "probability": (float, lambda v: 0 <= v < 1, "must be in [0, 1)"),
     "fraction": (float, lambda v: 0 < v < 1, "must be between 0 and 1"),
+    "inspected_poems": (int, lambda v: 1 <= v <= 1000, "must be between 1 and 1000 (a trace keeps every gate)"),
 }
 
 

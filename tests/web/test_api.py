@@ -120,3 +120,29 @@ def test_time_limit_and_queue_bound(checkpoint):
     with TestClient(create_app([checkpoint], max_waiting=0)) as full:
         response = post(full)
         assert response.status_code == 503 and "busy" in response.json()["detail"]
+
+
+def test_choices_of_a_written_poem_are_the_models_own(client, checkpoint):
+    """/api/choices gives, for a poem /api/generate wrote, what inspection/choices.py computes."""
+    from rnnlab.inspection.choices import choices
+
+    options = {"form": "wujue", "rhyme": "hard", "tones": "hard", "seed": 2}
+    poem = poems(client, **options)[0]
+    answer = client.post("/api/choices", json={**options, "poem": poem})
+    assert answer.status_code == 200, answer.text
+    steps = answer.json()["steps"]
+    expected = choices(checkpoint.model, checkpoint.vocab, poem, **options)
+    assert [s["char"] for s in steps] == list(poem) + ["<eos>"]
+    assert [s["p"] for s in steps] == pytest.approx([s["p"] for s in expected], rel=1e-6)
+    assert [s["overruled"] for s in steps] == [s["overruled"] for s in expected]
+
+
+@pytest.mark.parametrize("body, status, match", [
+    ({"poem": "床前明月光，疑是地上霜。Hello"}, 422, "characters outside the model's vocabulary"),
+    ({"poem": ""}, 422, "at least 1 character"),
+    ({"poem": "月" * 201}, 422, "at most 200 characters"),
+    ({"poem": "月明", "form": "wujue"}, 422, "breaks the options' constraints"),
+])
+def test_bad_choices_requests(client, body, status, match):
+    answer = client.post("/api/choices", json=body)
+    assert answer.status_code == status and match in json.dumps(answer.json(), ensure_ascii=False)

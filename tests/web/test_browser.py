@@ -94,3 +94,36 @@ def test_an_impossible_request_shows_why(page):
     page.click("#write")
     page.wait_for_function("document.querySelector('#error').textContent.startsWith('temperature')")
     assert "greater than 0" in page.inner_text("#error")
+
+
+def test_look_inside_shows_the_apis_probabilities_and_the_rules_that_acted(page):
+    page.select_option("#form", "wujue")
+    page.select_option("#rhyme", "hard")
+    page.select_option("#tones", "hard")
+    page.fill("#acrostic", "")
+    page.fill("#temperature", "0.8")
+    page.fill("#num", "1")
+    page.fill("#seed", "4")
+    page.evaluate("document.querySelector('#poems').replaceChildren()")      # the earlier tests' poems
+    page.click("#write")
+    page.wait_for_selector(".poem .look")
+    poem = "".join(page.locator(".poem .line").all_inner_texts())
+    page.click(".poem .look")
+    page.wait_for_selector(".poem .ch")
+    shown = page.evaluate("[...document.querySelectorAll('.poem .ch')].map((s) => [s.textContent, Number(s.dataset.p),"
+                          " s.classList.contains('forced'), s.classList.contains('overruled')])")
+    api = page.evaluate("""async (poem) => (await (await fetch('/api/choices', {method: 'POST',
+        headers: {'Content-Type': 'application/json'}, body: JSON.stringify({form: 'wujue', rhyme: 'hard',
+        tones: 'hard', temperature: 0.8, num: 1, seed: 4, poem})})).json())""", poem)
+    steps = [s for s in api["steps"] if s["char"] != "<eos>"]
+    assert [row[0] for row in shown] == list(poem) == [s["char"] for s in steps]
+    assert [row[1] for row in shown] == [s["p"] for s in steps]
+    assert [row[2] for row in shown] == [bool(s["forced"]) for s in steps]
+    assert [row[3] for row in shown] == [not s["forced"] and bool(s["overruled"]) for s in steps]
+    page.locator(".poem .ch").nth(1).click()
+    detail = page.inner_text(".poem .detail")
+    assert detail.startswith(f"{poem[1]}: p ") and "model's top 5:" in detail
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.select_option("#rhyme", "")
+    page.select_option("#tones", "")
+    page.fill("#seed", "")

@@ -257,6 +257,26 @@ def add_model_parsers(sub):
                         description="Serve a web page and a JSON API (POST /api/generate, GET /api/models, GET /healthz) "
                                     "that write poems with the given checkpoints. API docs at /docs.")
     add_checkpoint_arg(sv, several=True)
+    ins = sub.add_parser("inspect", help="look inside a trained LSTM: structural cells, gate saturation, its choices",
+                         description="Trace every gate and cell of the model over real poems; find the cells that track "
+                                     "position in the line, line index, the rhyme position and the distance to the end "
+                                     "(with a shuffled-lines control); compare gate saturation with an untrained model; "
+                                     "show the model's top-5 at each position of a poem it writes. Writes heatmap.png, "
+                                     "saturation.png, inspect.json and summary.md into --out.")
+    add_checkpoint_arg(ins)
+    poems = ins.add_mutually_exclusive_group()
+    poems.add_argument("--text", metavar="POEM", help="inspect this poem only")
+    poems.add_argument("--corpus", help="poems from this corpus (default: the validation split of the checkpoint's own)")
+    add_format_arg(ins)
+    ins.add_argument("--num", type=bounded("inspected_poems"), default=200, help="how many poems (default: %(default)s)")
+    ins.add_argument("--engine", choices=["torch", "numpy"], default="torch",
+                     help="which engine computes the gates (the same figures from either; default: %(default)s)")
+    from rnnlab.generate.options import Form, choices
+    ins.add_argument("--form", choices=[f for f in choices(Form) if f != "free"], default="wujue",
+                     help="the form of the poem whose choices are shown, written with hard rhyme and tones "
+                          "(default: %(default)s)")
+    ins.add_argument("--seed", type=int, default=0)
+    ins.add_argument("--out", required=True, metavar="DIR")
     ls = sub.add_parser("models", help="the bundled models and your runs, with their validation perplexity")
     ls.add_argument("--runs", default="runs", metavar="DIR", help="where to look for runs (default: %(default)s)")
     ls.add_argument("--json", action="store_true", help="print JSON")

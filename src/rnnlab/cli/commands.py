@@ -87,7 +87,7 @@ def cmd_train(args):
     report(train(cfg, data, out, init_from=init, progress=not args.no_progress))
 
 
-MAX_UNKNOWN = 0.05      # --init-from: the share of a corpus's characters that may fall outside the vocabulary
+MAX_UNKNOWN = 0.2       # --init-from: the share of a corpus's characters that may fall outside the vocabulary
 
 
 def refuse_foreign_corpus(name, init, stats):
@@ -249,6 +249,35 @@ def cmd_serve(args):
     serve(args.checkpoint, args.host, args.port, args.timeout, pick_device(args.device))
 
 
+def cmd_inspect(args):
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.inspection.report import inspect
+
+    ckpt = load_checkpoint(args.checkpoint)
+    if args.text is not None:
+        texts = [args.text.strip()]
+    else:
+        texts = corpus_poems(ckpt, args.corpus, args.format, args.num)
+    f = inspect(ckpt, texts, args.out, args.engine, args.seed, args.form)
+    for name, c in f["cells"].items():
+        print(f"{name:<17} layer {c['layer'] + 1} {c['kind']}[{c['unit']}]  r {c['r_held_out']:+.2f} held out, "
+              f"{c['r_shuffled']:+.2f} shuffled lines, chance {c['chance']:.2f}")
+    print(f"wrote heatmap.png, saturation.png, inspect.json and summary.md into {args.out}")
+
+
+def corpus_poems(ckpt, corpus, format, num):
+    """Up to `num` poems of `corpus` without unknown characters: of the checkpoint's own corpus, its
+    validation split (poems it did not train on); of another, all."""
+    from rnnlab.data.dataset import prepare
+
+    own = corpus is None
+    config = replace(ckpt.data_config, **({} if own else {"corpus": corpus, "format": format}))
+    data = prepare(config, vocab=ckpt.vocab, fetch_missing=config.corpus == "tang")
+    split = data.split("valid" if own else "all")
+    poems = [split[i].tolist() for i in range(len(split))]
+    return [ckpt.vocab.decode(p) for p in poems if ckpt.vocab.unk not in p][:num]
+
+
 def cmd_models(args):
     from rnnlab.bundled import catalogue
 
@@ -274,4 +303,4 @@ def cmd_bench(args):
 
 
 COMMANDS = {"bench": cmd_bench, "eval-gen": cmd_eval_gen, "data": cmd_data, "train": cmd_train, "eval": cmd_eval,
-            "generate": cmd_generate, "prosody": cmd_prosody, "gradcheck": cmd_gradcheck, "experiment": cmd_experiment, "serve": cmd_serve, "models": cmd_models}
+            "generate": cmd_generate, "prosody": cmd_prosody, "gradcheck": cmd_gradcheck, "experiment": cmd_experiment, "serve": cmd_serve, "models": cmd_models, "inspect": cmd_inspect}

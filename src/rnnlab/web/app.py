@@ -4,6 +4,8 @@
     GET  /healthz         {"status": "ok", "models": n}
     GET  /api/models      the loaded models: name, architecture, corpus, vocabulary size, validation perplexity
     POST /api/generate    GenerateRequest (schema.py) -> {"model", "poems", "seconds"}
+    POST /api/choices     ChoicesRequest: a poem and the options it was written with -> {"model", "poem",
+                          "steps"}: the model's own choice at each position (inspection/choices.py)
 
 Every request is bounded: its body (max_body bytes, and it must say how long it is), every option
 (schema.py), the number of requests waiting (max_waiting; more get a 503) and the time one may take
@@ -24,7 +26,8 @@ from fastapi.staticfiles import StaticFiles
 
 from rnnlab.checkpoint import architecture
 from rnnlab.errors import RnnlabError
-from rnnlab.web.schema import GenerateRequest, GenerateResponse, ModelInfo
+from rnnlab.inspection.choices import choices
+from rnnlab.web.schema import ChoicesRequest, ChoicesResponse, GenerateRequest, GenerateResponse, ModelInfo
 
 STATIC = Path(__file__).parent / "static"
 
@@ -100,28 +103,44 @@ def create_app(checkpoints, timeout=20.0, max_body=4096, max_waiting=32):
     def list_models():
         return [model_info(name, ckpt) for name, ckpt in models.items()]
 
-    @app.post("/api/generate", response_model=GenerateResponse,
-              responses={422: {"description": "an option out of range, or a request the model cannot satisfy"},
-                         503: {"description": "too many requests waiting"}, 504: {"description": "over the time limit"}})
-    async def generate(request: GenerateRequest):
+    async def bounded(request, work):
+        """Run work(checkpoint, options) in the worker within the queue and time limits: (model name, result)
+        or an error response."""
         name = request.model or next(iter(models))
         if name not in models:
-            return refuse(422, f"unknown model {name!r}; loaded: {', '.join(models)}", ["body", "model"])
+            return name, refuse(422, f"unknown model {name!r}; loaded: {', '.join(models)}", ["body", "model"])
         if queue["waiting"] >= max_waiting:
-            return refuse(503, f"busy: {max_waiting} requests are waiting; try again shortly")
+            return name, refuse(503, f"busy: {max_waiting} requests are waiting; try again shortly")
         queue["waiting"] += 1
-        t0 = time.perf_counter()
-        job = worker.submit(models[name].generate, **request.options())
+        job = worker.submit(work, models[name], request.options())
         try:
-            poems = await asyncio.wait_for(asyncio.wrap_future(job), timeout)
+            return name, await asyncio.wait_for(asyncio.wrap_future(job), timeout)
         except RnnlabError as e:
-            return refuse(422, str(e), ["body", e.field] if e.field else ["body"])
+            return name, refuse(422, str(e), ["body", e.field] if e.field else ["body"])
         except asyncio.TimeoutError:
             job.cancel()
-            return refuse(504, f"generation took longer than {timeout:g} s")
+            return name, refuse(504, f"the request took longer than {timeout:g} s")
         finally:
             queue["waiting"] -= 1
+
+    LIMITS = {422: {"description": "an option out of range, or a request the model cannot satisfy"},
+              503: {"description": "too many requests waiting"}, 504: {"description": "over the time limit"}}
+
+    @app.post("/api/generate", response_model=GenerateResponse, responses=LIMITS)
+    async def generate(request: GenerateRequest):
+        t0 = time.perf_counter()
+        name, poems = await bounded(request, lambda ckpt, options: ckpt.generate(**options))
+        if isinstance(poems, JSONResponse):
+            return poems
         return GenerateResponse(model=name, poems=poems, seconds=round(time.perf_counter() - t0, 4))
+
+    @app.post("/api/choices", response_model=ChoicesResponse, responses=LIMITS)
+    async def look_inside(request: ChoicesRequest):
+        name, steps = await bounded(request, lambda ckpt, options: choices(ckpt.model, ckpt.vocab, request.poem,
+                                                                           **options))
+        if isinstance(steps, JSONResponse):
+            return steps
+        return ChoicesResponse(model=name, poem=request.poem, steps=steps)
 
     return app
 

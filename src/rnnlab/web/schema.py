@@ -25,13 +25,31 @@ class RequestBase(BaseModel):
 
     def options(self):
         """The keyword arguments of rnnlab.generate.sampling.generate."""
-        return self.model_dump(exclude={"model"})
+        return self.model_dump(exclude={"model", "poem"})
 
 
 GenerateRequest = create_model(
     "GenerateRequest", __base__=RequestBase,
     model=(str | None, Field(None, max_length=100, description="a name from /api/models; default: the first")),
     **option_fields())
+
+
+ChoicesRequest = create_model(
+    "ChoicesRequest", __base__=RequestBase,
+    model=(str | None, Field(None, max_length=100, description="a name from /api/models; default: the first")),
+    poem=(str, Field(..., min_length=1, max_length=200, description="a poem, e.g. one /api/generate wrote")),
+    **option_fields())
+
+
+class Step(BaseModel):
+    """One position of the poem (rnnlab/inspection/choices.py)."""
+    char: str
+    p: float
+    rank: int
+    top: list[tuple[str, float]]
+    forced: str | None
+    overruled: list[str]
+    removed: float
 
 
 class ModelInfo(BaseModel):
@@ -47,3 +65,9 @@ class GenerateResponse(BaseModel):
     model: str
     poems: list[str]
     seconds: float
+
+
+class ChoicesResponse(BaseModel):
+    model: str
+    poem: str
+    steps: list[Step]

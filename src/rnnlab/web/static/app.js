@@ -1,5 +1,5 @@
 // The page's only script: list the models, bound the inputs as the server does, send the form to
-// /api/generate, show poems or the error.
+// /api/generate, show poems or the error; "look inside" a poem with /api/choices.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -67,17 +67,91 @@ function request() {
   return body;
 }
 
-// A poem in lines: a line ends after each ， 。 ！ ？ ；
-function render(poem) {
+const LINES = /[^，。！？；]+[，。！？；]?/g;
+
+// A poem in lines: a line ends after each ， 。 ！ ？ ；  With a "look inside" button for the options it was
+// written with.
+function render(poem, options) {
   const div = document.createElement("div");
   div.className = "poem";
-  for (const line of poem.match(/[^，。！？；]+[，。！？；]?/g) || [poem]) {
+  const text = document.createElement("div");
+  for (const line of poem.match(LINES) || [poem]) {
     const p = document.createElement("div");
     p.className = "line";
     p.textContent = line;
-    div.append(p);
+    text.append(p);
   }
+  const look = document.createElement("button");
+  look.type = "button";
+  look.className = "look";
+  look.textContent = "看里面 look inside";
+  look.addEventListener("click", () => lookInside(div, text, look, poem, options));
+  div.append(text, look);
   return div;
+}
+
+function percent(p) {
+  return `${(100 * p).toFixed(p < 0.01 ? 2 : 1)}%`;
+}
+
+// What the model did at one position, in words.
+function describe(step) {
+  const top = step.top.map(([ch, p]) => `${ch} ${percent(p)}`).join(" · ");
+  const acted = step.forced ? `forced by ${step.forced}` :
+    step.overruled.length ? `${step.overruled.join(", ")} overruled the model's first choice` : "the model's own choice";
+  return `${step.char}: p ${percent(step.p)}, rank ${step.rank} · model's top 5: ${top} · ${acted}` +
+    (step.removed > 0.005 ? ` · constraints removed ${percent(step.removed)}` : "");
+}
+
+// Each character shaded by the probability the model gave it; tap or hover for its alternatives.
+async function lookInside(div, text, look, poem, options) {
+  look.disabled = true;
+  let answer;
+  try {
+    const response = await fetch("/api/choices", {
+      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({...options, poem}),
+    });
+    answer = await response.json();
+    if (!response.ok) {
+      showError(explain(response.status, answer.detail));
+      look.disabled = false;
+      return;
+    }
+  } catch (err) {
+    showError(`no answer from the server (${err.message})`);
+    look.disabled = false;
+    return;
+  }
+  const detail = document.createElement("p");
+  detail.className = "detail";
+  detail.textContent = "tap a character: the model's probability and its alternatives";
+  const steps = answer.steps.filter((s) => s.char !== "<eos>");
+  let k = 0;
+  text.replaceChildren();
+  for (const line of poem.match(LINES) || [poem]) {
+    const row = document.createElement("div");
+    row.className = "line";
+    for (const _ of line) {
+      const step = steps[k++];
+      const span = document.createElement("span");
+      span.className = "ch" + (step.forced ? " forced" : step.overruled.length ? " overruled" : "");
+      span.textContent = step.char;
+      span.tabIndex = 0;
+      span.dataset.p = String(step.p);
+      span.style.setProperty("--p", String(step.p));
+      span.title = describe(step);
+      const show = () => { detail.textContent = describe(step); };
+      span.addEventListener("click", show);
+      span.addEventListener("focus", show);
+      span.addEventListener("mouseenter", show);
+      row.append(span);
+    }
+    text.append(row);
+  }
+  const legend = document.createElement("p");
+  legend.className = "legend";
+  legend.textContent = "darker: the model was surer · red underline: a rule overruled it · dotted: forced";
+  look.replaceWith(legend, detail);
 }
 
 function explain(status, detail) {
@@ -107,7 +181,8 @@ async function write(event) {
       showError(explain(response.status, answer.detail));
       return;
     }
-    $("poems").replaceChildren(...answer.poems.map(render));
+    const options = {...request(), model: answer.model};
+    $("poems").replaceChildren(...answer.poems.map((poem) => render(poem, options)));
     $("poems").scrollIntoView({block: "nearest"});
   } catch (err) {
     showError(`no answer from the server (${err.message})`);
