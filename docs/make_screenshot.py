@@ -1,6 +1,7 @@
-"""Make docs/serve.png: the page with a model's poems, in headless Chromium at a phone's width.
+"""Make docs/serve.png: the page with a model's poems, in headless Chromium at a phone's width, and
+docs/look-inside.png: the first poem's look-inside view with one character tapped.
 
-    python docs/make_screenshot.py --checkpoint runs/tang-14min [--out docs/serve.png]
+    python docs/make_screenshot.py [--checkpoint tang] [--out docs/serve.png] [--inside docs/look-inside.png]
 """
 import argparse
 import shutil
@@ -17,8 +18,9 @@ from rnnlab.web.app import create_app
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--checkpoint", default="tang")
     parser.add_argument("--out", default="docs/serve.png")
+    parser.add_argument("--inside", default="docs/look-inside.png")
     args = parser.parse_args()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,9 +41,13 @@ def main():
         page.click("#write")
         page.wait_for_selector(".poem")
         page.screenshot(path=args.out, full_page=True)
+        page.click(".poem .look")
+        page.wait_for_selector(".poem .ch")
+        page.locator(".poem .ch").nth(10).click()
+        page.locator(".poem").first.screenshot(path=args.inside)
         browser.close()
     server.should_exit = True
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} and {args.inside}")
 
 
 if __name__ == "__main__":

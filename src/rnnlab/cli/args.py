@@ -235,7 +235,7 @@ def add_model_parsers(sub):
     ev.add_argument("--float64", action="store_true", help="compute in float64 (always so with --engine numpy)")
     ev.add_argument("--json", action="store_true", help="print JSON")
 
-    gen = sub.add_parser("generate", help="write poems with a trained checkpoint")
+    gen = sub.add_parser("generate", help="write poems with a trained checkpoint (none given: the bundled model)")
     add_generation_args(gen, num=1)
     gen.add_argument("--json", action="store_true", help="print JSON")
     eg = sub.add_parser("eval-gen", help="generate poems and measure form, rhyme, tones, diversity, novelty, log-probability")
@@ -275,8 +275,9 @@ def add_model_parsers(sub):
     ins.add_argument("--form", choices=[f for f in choices(Form) if f != "free"], default="wujue",
                      help="the form of the poem whose choices are shown, written with hard rhyme and tones "
                           "(default: %(default)s)")
-    ins.add_argument("--seed", type=int, default=0)
-    ins.add_argument("--out", required=True, metavar="DIR")
+    ins.add_argument("--seed", type=int, default=0,
+                     help="for the shuffled lines, the untrained model and the poem written (default: %(default)s)")
+    ins.add_argument("--out", required=True, metavar="DIR", help="the folder to write into (absent or empty)")
     ls = sub.add_parser("models", help="the bundled models and your runs, with their validation perplexity")
     ls.add_argument("--runs", default="runs", metavar="DIR", help="where to look for runs (default: %(default)s)")
     ls.add_argument("--json", action="store_true", help="print JSON")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from rnnlab.errors import RnnlabError
-from rnnlab.fileio import atomic_write_text
+from rnnlab.fileio import UMASK, atomic_write_text
 from rnnlab.generate.forms import form_of
 from rnnlab.inspection.choices import choices
 from rnnlab.inspection.structure import saturation, shuffle_within_lines, structural_cells
@@ -64,6 +64,7 @@ def inspect(ckpt, texts, out, engine="torch", seed=0, form="wujue"):
                                                            "tones": "hard", "steps": steps}}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    tmp.chmod(0o777 & ~UMASK)                        # as mkdir would make it (mkdtemp's is private)
     try:
         heatmap(tmp / "heatmap.png", texts[shown], traces[shown], cells)
         saturation_plot(tmp / "saturation.png", gates)
@@ -148,8 +149,11 @@ most likely one; removed: the model's probability the constraints ruled out.
 
 def cjk_font():
     """The first installed font that has Chinese characters, or None."""
+    import logging
+
     from matplotlib import font_manager
 
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)    # a font's weights, said at each use
     installed = {f.name for f in font_manager.fontManager.ttflist}
     return next((name for name in CJK_FONTS if name in installed), None)
 
