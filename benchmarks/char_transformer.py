@@ -1,0 +1,148 @@
+"""The peer a user would try instead of an LSTM in 2026: a small causal character transformer, nanoGPT's
+recipe at poem size, written here to be compared with rnnlab's models (issue 23). Not a product feature.
+
+    token + learned position embeddings -> n pre-norm blocks (LayerNorm, causal self-attention through
+    F.scaled_dot_product_attention, residual; LayerNorm, GELU MLP 4x, residual) -> LayerNorm -> logits
+    with the token embedding's weights (tied, Press & Wolf 2017)
+
+It has rnnlab's language-model interface, model(tokens, state) -> (logits, state) and summed_loss(...), with
+the tokens read so far as the state, so rnnlab's own generation (forms, constraints), perplexity and
+eval-gen measures score it exactly as they score an LSTM. It trains on the same poems, split and batches,
+with AdamW, a linear warm-up and a cosine fitted to the time budget after 20 steps (as `rnnlab train`).
+
+    python benchmarks/char_transformer.py --minutes 15 --out benchmarks/results/cpu-2core/transformer
+"""
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnlab.data.batches import padded_batch, shuffled_batches
+from rnnlab.training.perplexity import poem_perplexity
+from rnnlab.training.schedule import fit_horizon, lr_factor
+
+
+class Block(nn.Module):
+    def __init__(self, d_model, n_heads, dropout):
+        super().__init__()
+        self.n_heads, self.dropout = n_heads, dropout
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.qkv, self.proj = nn.Linear(d_model, 3 * d_model), nn.Linear(d_model, d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
+
+    def forward(self, x):
+        B, T, D = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(B, T, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
+        attended = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+        x = x + F.dropout(self.proj(attended.transpose(1, 2).reshape(B, T, D)), self.dropout, self.training)
+        return x + F.dropout(self.mlp(self.norm2(x)), self.dropout, self.training)
+
+
+class CharTransformer(nn.Module):
+    def __init__(self, vocab_size, d_model=256, n_layers=4, n_heads=4, max_len=64, dropout=0.1):
+        super().__init__()
+        self.max_len = max_len
+        self.tokens, self.positions = nn.Embedding(vocab_size, d_model), nn.Embedding(max_len, d_model)
+        self.blocks = nn.ModuleList(Block(d_model, n_heads, dropout) for _ in range(n_layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.dropout = dropout
+        for name, p in self.named_parameters():          # GPT-2's initialisation, residual projections scaled
+            if p.dim() == 2:
+                nn.init.normal_(p, 0.0, 0.02 / (math.sqrt(2 * n_layers) if name.endswith("proj.weight") else 1.0))
+            elif name.endswith("bias"):
+                nn.init.zeros_(p)
+
+    def logits(self, tokens):
+        T = tokens.shape[1]
+        if T > self.max_len:
+            raise ValueError(f"{T} tokens: this model reads at most {self.max_len}")
+        x = self.tokens(tokens) + self.positions(torch.arange(T, device=tokens.device))
+        x = F.dropout(x, self.dropout, self.training)
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x) @ self.tokens.weight.T
+
+    def forward(self, tokens, state=None):
+        """tokens (B, T) -> logits (B, T, V) of the next token, state: every token read, (1, B, T') (the
+        batch on dimension 1, where rnnlab's generation selects rows of a recurrent state)."""
+        history = tokens if state is None else torch.cat([state[0], tokens], dim=1)
+        return self.logits(history)[:, -tokens.shape[1]:], history[None]
+
+    def summed_loss(self, inputs, targets, ignore_index, state=None):
+        logits, state = self(inputs, state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=ignore_index,
+                               reduction="sum")
+        return loss, int((targets != ignore_index).sum()), state
+
+
+def train_peer(data, minutes, d_model=256, n_layers=4, n_heads=4, dropout=0.1, lr=3e-3, batch_size=64, warmup=100,
+               weight_decay=0.1, seed=0, on_step=None):
+    """Train on data.train for `minutes` of wall time; returns (model, {steps, tokens, seconds})."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    max_len = int(np.diff(data.train.offsets).max())
+    model = CharTransformer(len(data.vocab), d_model, n_layers, n_heads, max_len, dropout)
+    decay = [p for p in model.parameters() if p.dim() == 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0}],
+                                  lr=lr, betas=(0.9, 0.99))
+    pad, step, tokens, horizon = data.vocab.pad, 0, 0, None
+    start = time.perf_counter()
+    deadline = start + minutes * 60
+    model.train()
+    while time.perf_counter() < deadline:
+        for idx in shuffled_batches(len(data.train), batch_size, rng):
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+            if step == max(warmup, 20) and horizon is None:
+                horizon = fit_horizon(step, deadline - now, (now - start) / step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr * lr_factor("cosine", step, warmup, horizon)
+            inputs, targets = (torch.from_numpy(a) for a in padded_batch(data.train, idx, pad))
+            loss, count, _ = model.summed_loss(inputs, targets, pad)
+            optimizer.zero_grad(set_to_none=True)
+            (loss / count).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step, tokens = step + 1, tokens + count
+            if on_step:
+                on_step(model, step, time.perf_counter() - start)
+    model.eval()
+    return model, {"steps": step, "tokens": tokens, "seconds": time.perf_counter() - start, "horizon": horizon}
+
+
+def main():
+    from rnnlab.data.dataset import prepare
+    from rnnlab.training.config import DEFAULT_PRESET, build_config
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--minutes", type=float, default=15.0)
+    p.add_argument("--d-model", type=int, default=256)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--corpus", default="tang")
+    p.add_argument("--out", type=Path, required=True)
+    a = p.parse_args()
+    cfg = build_config(DEFAULT_PRESET, corpus=a.corpus)             # the default run's data settings and split
+    data = prepare(cfg.data, fetch_missing=a.corpus == "tang")
+    model, stats = train_peer(data, a.minutes, a.d_model, a.layers, a.heads, a.dropout, a.lr, a.batch_size, seed=a.seed)
+    stats["valid_ppl"] = poem_perplexity(model, data.valid, data.vocab.pad)
+    stats["parameters"] = sum(p.numel() for p in model.parameters())
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "transformer.json").write_text(json.dumps({**vars(a), "out": str(a.out), **stats}, indent=1))
+    print(json.dumps(stats))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The benchmark's transformer peer (benchmarks/char_transformer.py): causal, and scored by rnnlab's own
+generation and perplexity code through the language-model interface."""
+import pytest
+import torch
+from benchmarks.char_transformer import CharTransformer, train_peer
+
+from rnnlab.data.dataset import prepare
+from rnnlab.generate.forms import form_of
+from rnnlab.generate.sampling import generate
+from rnnlab.training.config import build_config
+from rnnlab.training.perplexity import poem_perplexity
+from tests.conftest import POEMS
+
+
+@pytest.fixture(scope="module")
+def data():
+    return prepare(build_config("cpu-fast", corpus=POEMS).data)
+
+
+def test_a_position_sees_only_the_tokens_before_it():
+    torch.manual_seed(0)
+    model = CharTransformer(50, d_model=16, n_layers=2, n_heads=2, max_len=12, dropout=0.0).eval()
+    tokens = torch.randint(0, 50, (2, 10))
+    changed = tokens.clone()
+    changed[:, 6:] = (changed[:, 6:] + 1) % 50
+    a, _ = model(tokens)
+    b, _ = model(changed)
+    torch.testing.assert_close(a[:, :6], b[:, :6], rtol=0, atol=0)
+    assert not torch.allclose(a[:, 6:], b[:, 6:])
+    step_by_step, state = [], None                  # the state (tokens read) gives the same logits, one at a time
+    for t in range(10):
+        logits, state = model(tokens[:, t:t + 1], state)
+        step_by_step.append(logits)
+    torch.testing.assert_close(torch.cat(step_by_step, 1), a, rtol=1e-5, atol=1e-5)
+
+
+def test_it_trains_and_writes_regulated_poems_through_rnnlabs_code(data):
+    torch.manual_seed(0)
+    untrained = CharTransformer(len(data.vocab), 32, 2, 2, 64, 0.0).eval()
+    model, stats = train_peer(data, minutes=0.2, d_model=32, n_layers=2, n_heads=2, dropout=0.0, batch_size=16, warmup=5)
+    assert stats["steps"] > 20 and stats["horizon"] is not None
+    assert poem_perplexity(model, data.valid, data.vocab.pad) < 0.5 * poem_perplexity(untrained, data.valid, data.vocab.pad)
+    poems = generate(model, data.vocab, "", form="wujue", num=3, seed=0)
+    assert all(form_of(p) == "wujue" for p in poems)
