@@ -82,8 +82,9 @@ class CharTransformer(nn.Module):
 
 
 def train_peer(data, minutes, d_model=256, n_layers=4, n_heads=4, dropout=0.1, lr=3e-3, batch_size=64, warmup=100,
-               weight_decay=0.1, seed=0, on_step=None):
-    """Train on data.train for `minutes` of wall time; returns (model, {steps, tokens, seconds})."""
+               weight_decay=0.1, seed=0, on_step=None, max_steps=None):
+    """Train on data.train for `minutes` of wall time (or max_steps steps, with the cosine ending there);
+    returns (model, {steps, tokens, seconds, horizon})."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     max_len = int(np.diff(data.train.offsets).max())
@@ -92,14 +93,14 @@ def train_peer(data, minutes, d_model=256, n_layers=4, n_heads=4, dropout=0.1, l
     rest = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0}],
                                   lr=lr, betas=(0.9, 0.99))
-    pad, step, tokens, horizon = data.vocab.pad, 0, 0, None
+    pad, step, tokens, horizon = data.vocab.pad, 0, 0, max_steps
     start = time.perf_counter()
     deadline = start + minutes * 60
     model.train()
-    while time.perf_counter() < deadline:
+    while time.perf_counter() < deadline and step != max_steps:
         for idx in shuffled_batches(len(data.train), batch_size, rng):
             now = time.perf_counter()
-            if now >= deadline:
+            if now >= deadline or step == max_steps:
                 break
             if step == max(warmup, 20) and horizon is None:
                 horizon = fit_horizon(step, deadline - now, (now - start) / step)

@@ -82,7 +82,7 @@ def test_validation_on_a_subset_reports_the_full_split_for_the_best_weights(tmp_
     result = train(cfg, data, tmp_path / "run", progress=False)
     best = result.checkpoint
     full = poem_perplexity(best.model, data.valid, data.vocab.pad)
-    subset = poem_perplexity(best.model, data.valid.head(5), data.vocab.pad)
+    subset = poem_perplexity(best.model, data.valid.sample(5, cfg.seed), data.vocab.pad)
     assert result.best_ppl == pytest.approx(full, rel=1e-6) and result.subset_ppl == pytest.approx(subset, rel=1e-6)
     assert full != pytest.approx(subset, rel=1e-3)                           # the two figures do differ
     meta = json.loads((tmp_path / "run" / "best" / "meta.json").read_text())
@@ -90,3 +90,16 @@ def test_validation_on_a_subset_reports_the_full_split_for_the_best_weights(tmp_
     rows = [float(r["valid_ppl"]) for r in csv.DictReader(open(tmp_path / "run" / "metrics.csv")) if r["valid_ppl"]]
     assert min(rows) == pytest.approx(subset, rel=1e-5)                      # training validated on the subset
     assert f"valid ppl {full:.2f} on the full split" in capsys.readouterr().out
+
+
+def test_the_validation_subset_is_a_sample_of_the_whole_split():
+    """The split keeps corpus order (by poet), so its first poems are no sample of it: the subset used while
+    training is drawn at random, and the same draw for the same seed."""
+    data = prepare(build_config(corpus=POEMS).data)
+    picked = data.valid.sample(20, seed=0)
+    rows = {data.valid[i].tobytes(): i for i in range(len(data.valid))}
+    where = [rows[picked[i].tobytes()] for i in range(len(picked))]
+    assert len(picked) == 20 and where == sorted(where) and where[-1] > len(data.valid) // 2
+    assert [picked[i].tolist() for i in range(20)] == [s.tolist() for s in
+                                                       (data.valid.sample(20, seed=0)[i] for i in range(20))]
+    assert data.valid.sample(len(data.valid) + 5) is data.valid

@@ -190,6 +190,7 @@ def build_parser():
     add_data_parser(sub)
     add_train_parser(sub)
     add_model_parsers(sub)
+    add_look_parsers(sub)
     add_tool_parsers(sub)
     return parser
 
@@ -257,6 +258,14 @@ def add_model_parsers(sub):
                         description="Serve a web page and a JSON API (POST /api/generate, GET /api/models, GET /healthz) "
                                     "that write poems with the given checkpoints. API docs at /docs.")
     add_checkpoint_arg(sv, several=True)
+    add_device_arg(sv)
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
+    sv.add_argument("--port", type=bounded("positive_int"), default=8000, help="(default: %(default)s)")
+    sv.add_argument("--timeout", type=bounded("positive_float"), default=20.0, help="seconds one request may take (default: %(default)s)")
+
+
+def add_look_parsers(sub):
+    """inspect and models."""
     ins = sub.add_parser("inspect", help="look inside a trained LSTM: structural cells, gate saturation, its choices",
                          description="Trace every gate and cell of the model over real poems; find the cells that track "
                                      "position in the line, line index, the rhyme position and the distance to the end "
@@ -281,10 +290,6 @@ def add_model_parsers(sub):
     ls = sub.add_parser("models", help="the bundled models and your runs, with their validation perplexity")
     ls.add_argument("--runs", default="runs", metavar="DIR", help="where to look for runs (default: %(default)s)")
     ls.add_argument("--json", action="store_true", help="print JSON")
-    add_device_arg(sv)
-    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
-    sv.add_argument("--port", type=bounded("positive_int"), default=8000, help="(default: %(default)s)")
-    sv.add_argument("--timeout", type=bounded("positive_float"), default=20.0, help="seconds one request may take (default: %(default)s)")
 
 
 def add_tool_parsers(sub):

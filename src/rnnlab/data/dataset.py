@@ -62,9 +62,17 @@ class Split:
         return self.tokens[self.offsets[i]:self.offsets[i + 1]]
 
     def head(self, n):
-        """The first n sequences (the splits are shuffled, so this is a random sample)."""
+        """The first n sequences (in corpus order: the split keeps the poems' order, so this is no sample)."""
         n = min(n, len(self))
         return Split(self.tokens[:self.offsets[n]], self.offsets[:n + 1])
+
+    def sample(self, n, seed=0):
+        """n sequences drawn at random (seeded; kept in split order): a subset that stands for the split.
+        (The split is in corpus order, and the corpus by poet: its first poems are the early court poets'.)"""
+        if n >= len(self):
+            return self
+        keep = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
+        return Split.from_lists([self[i].tolist() for i in keep])
 
     def without(self, other):
         """The sequences of this split that do not occur verbatim in `other` (poems unseen in training)."""

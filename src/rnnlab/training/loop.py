@@ -101,7 +101,7 @@ class Run:
         extra = [f"grad_norm:{name}" for name, _ in engine.model.named_parameters()] if cfg.log_grad_norms else []
         self.log = MetricsLog(self.dir / "metrics.csv" if self.main else None, extra, rows)
         self.steps_per_epoch = engine.steps_per_epoch(data.train)
-        self.valid = data.valid.head(cfg.valid_subset) if cfg.valid_subset else data.valid   # validated while training
+        self.valid = data.valid.sample(cfg.valid_subset, cfg.seed) if cfg.valid_subset else data.valid   # while training
         self.budget = Budget(cfg, progress, dist, len(data.valid) / len(self.valid))
 
     @classmethod
@@ -230,7 +230,7 @@ class Run:
         """The bar's figures refreshed (its total: where the run will stop); where no bar is drawn, the
         same figures for the validation line."""
         p, expected = self.progress, self.budget.expected_steps(self.total_steps())
-        left = f", {clock(self.budget.seconds_left())} of the budget left" if self.budget.deadline else ""
+        left = f", {clock(max(0.0, self.budget.seconds_left()))} of the budget left" if self.budget.deadline else ""
         if self.bar is not None and not self.bar.disable:
             self.bar.total = expected
             self.bar.refresh()

@@ -76,16 +76,46 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+class ModelWorker:
+    """The loaded models and the one thread that runs them, within the queue and time limits."""
+
+    def __init__(self, models, timeout, max_waiting):
+        self.models, self.timeout, self.max_waiting, self.waiting = models, timeout, max_waiting, 0
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="rnnlab-generate")
+
+    async def run(self, request, work):
+        """work(checkpoint, options) for the request's model: (model name, result) or (name, error response)."""
+        name = request.model or next(iter(self.models))
+        if name not in self.models:
+            return name, refuse(422, f"unknown model {name!r}; loaded: {', '.join(self.models)}", ["body", "model"])
+        if self.waiting >= self.max_waiting:
+            return name, refuse(503, f"busy: {self.max_waiting} requests are waiting; try again shortly")
+        self.waiting += 1
+        job = self.pool.submit(work, self.models[name], request.options())
+        try:
+            return name, await asyncio.wait_for(asyncio.wrap_future(job), self.timeout)
+        except RnnlabError as e:
+            return name, refuse(422, str(e), ["body", e.field] if e.field else ["body"])
+        except asyncio.TimeoutError:
+            job.cancel()
+            return name, refuse(504, f"the request took longer than {self.timeout:g} s")
+        finally:
+            self.waiting -= 1
+
+
+LIMITS = {422: {"description": "an option out of range, or a request the model cannot satisfy"},
+          503: {"description": "too many requests waiting"}, 504: {"description": "over the time limit"}}
+
+
 def create_app(checkpoints, timeout=20.0, max_body=4096, max_waiting=32):
     """The app serving `checkpoints` (loaded Checkpoint objects; the first is the default model)."""
     models = model_names(checkpoints)
-    worker = ThreadPoolExecutor(1, thread_name_prefix="rnnlab-generate")
-    queue = {"waiting": 0}
+    worker = ModelWorker(models, timeout, max_waiting)
 
     @asynccontextmanager
     async def lifespan(app):
         yield
-        worker.shutdown(wait=False, cancel_futures=True)
+        worker.pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="rnnlab", summary="Tang poems from recurrent language models", lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=max_body)
@@ -103,41 +133,18 @@ def create_app(checkpoints, timeout=20.0, max_body=4096, max_waiting=32):
     def list_models():
         return [model_info(name, ckpt) for name, ckpt in models.items()]
 
-    async def bounded(request, work):
-        """Run work(checkpoint, options) in the worker within the queue and time limits: (model name, result)
-        or an error response."""
-        name = request.model or next(iter(models))
-        if name not in models:
-            return name, refuse(422, f"unknown model {name!r}; loaded: {', '.join(models)}", ["body", "model"])
-        if queue["waiting"] >= max_waiting:
-            return name, refuse(503, f"busy: {max_waiting} requests are waiting; try again shortly")
-        queue["waiting"] += 1
-        job = worker.submit(work, models[name], request.options())
-        try:
-            return name, await asyncio.wait_for(asyncio.wrap_future(job), timeout)
-        except RnnlabError as e:
-            return name, refuse(422, str(e), ["body", e.field] if e.field else ["body"])
-        except asyncio.TimeoutError:
-            job.cancel()
-            return name, refuse(504, f"the request took longer than {timeout:g} s")
-        finally:
-            queue["waiting"] -= 1
-
-    LIMITS = {422: {"description": "an option out of range, or a request the model cannot satisfy"},
-              503: {"description": "too many requests waiting"}, 504: {"description": "over the time limit"}}
-
     @app.post("/api/generate", response_model=GenerateResponse, responses=LIMITS)
     async def generate(request: GenerateRequest):
         t0 = time.perf_counter()
-        name, poems = await bounded(request, lambda ckpt, options: ckpt.generate(**options))
+        name, poems = await worker.run(request, lambda ckpt, options: ckpt.generate(**options))
         if isinstance(poems, JSONResponse):
             return poems
         return GenerateResponse(model=name, poems=poems, seconds=round(time.perf_counter() - t0, 4))
 
     @app.post("/api/choices", response_model=ChoicesResponse, responses=LIMITS)
     async def look_inside(request: ChoicesRequest):
-        name, steps = await bounded(request, lambda ckpt, options: choices(ckpt.model, ckpt.vocab, request.poem,
-                                                                           **options))
+        name, steps = await worker.run(request, lambda ckpt, options: choices(ckpt.model, ckpt.vocab, request.poem,
+                                                                              **options))
         if isinstance(steps, JSONResponse):
             return steps
         return ChoicesResponse(model=name, poem=request.poem, steps=steps)
