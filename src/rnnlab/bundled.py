@@ -5,7 +5,7 @@ reads them. Made by benchmarks/bundled_model.py (training command, half-precisio
 import sys
 from pathlib import Path
 
-from rnnlab.data.download import file_digest
+from rnnlab.data.download import file_digest, parse_sha256sums
 from rnnlab.errors import RnnlabError
 
 MODELS = Path(__file__).parent / "models"
@@ -22,8 +22,7 @@ def is_bundled_name(path):
 
 
 def manifest(name):
-    text = (MODELS / f"{name}.sha256").read_text(encoding="utf-8")
-    return dict(reversed(line.split()) for line in text.splitlines() if line.strip())
+    return parse_sha256sums((MODELS / f"{name}.sha256").read_text(encoding="utf-8"))
 
 
 def bundled_checkpoint(name):

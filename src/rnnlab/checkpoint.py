@@ -59,17 +59,23 @@ class Checkpoint:
         from rnnlab.generate.sampling import generate
         return generate(self.model, self.vocab, start, **options)
 
+    def data(self, corpus=None, format=None):
+        """A corpus (default: the one this model trained on) read, cleaned and split with this model's data
+        settings and vocabulary; the Tang corpus is fetched if it is missing."""
+        from rnnlab.data.dataset import prepare
+
+        config = self.data_config if corpus is None else replace(self.data_config, corpus=str(corpus), format=format)
+        return prepare(config, vocab=self.vocab, fetch_missing=config.corpus == "tang")
+
     def perplexity(self, texts_or_corpus, split="all"):
         """Perplexity per predicted character (the end mark included) of a list of poems, each scored whole
         as given, or of a corpus (a name or a path) read and cleaned as training read this model's corpus;
         `split` of a corpus: all, or the train/valid split of this model's data settings."""
-        from rnnlab.data.dataset import Split, prepare
+        from rnnlab.data.dataset import Split
         from rnnlab.training.perplexity import poem_perplexity
 
         if isinstance(texts_or_corpus, (str, Path)):
-            data = prepare(replace(self.data_config, corpus=str(texts_or_corpus), format=None), vocab=self.vocab,
-                           fetch_missing=texts_or_corpus == "tang")
-            sequences = data.split(split)
+            sequences = self.data(texts_or_corpus).split(split)
         else:
             sequences = Split.from_lists([[self.vocab.bos, *self.vocab.encode(t), self.vocab.eos] for t in texts_or_corpus])
         return poem_perplexity(self.model, sequences, self.vocab.pad)

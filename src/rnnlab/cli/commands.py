@@ -122,7 +122,6 @@ def cmd_eval(args):
     import torch
 
     from rnnlab.checkpoint import architecture, load_checkpoint
-    from rnnlab.data.dataset import prepare
 
     device = "cpu" if args.engine == "numpy" else pick_device(args.device)
     if args.float64 and device == "mps":
@@ -131,8 +130,7 @@ def cmd_eval(args):
                            dtype=torch.float64 if args.float64 or args.engine == "numpy" else torch.float32)
     if args.engine == "numpy" and (architecture(ckpt.model) != "lstm" or ckpt.model.config.softmax != "full"):
         raise RnnlabError("the numpy engine evaluates the LSTM language model with a full softmax only; use --engine torch")
-    config = replace(ckpt.data_config, corpus=args.corpus, format=args.format)
-    data = prepare(config, vocab=ckpt.vocab, fetch_missing=args.corpus == "tang")
+    data = ckpt.data(args.corpus, args.format)
     if args.engine == "numpy":
         from rnnlab.numpy.lm import LanguageModel, perplexity
         model = LanguageModel(ckpt.model.config, {k: v.numpy() for k, v in ckpt.model.state_dict().items()})
@@ -142,8 +140,7 @@ def cmd_eval(args):
     split = data.split(args.split)
     seen = 0
     if args.unseen:
-        trained_on = prepare(ckpt.data_config, vocab=ckpt.vocab, fetch_missing=ckpt.data_config.corpus == "tang").train
-        kept = split.without(trained_on)
+        kept = split.without(ckpt.data().train)
         split, seen = kept, len(split) - len(kept)
         if not len(split):
             raise RnnlabError(f"--unseen: every sequence of {data.stats['corpus']} is in the checkpoint's training split")
@@ -268,12 +265,7 @@ def cmd_inspect(args):
 def corpus_poems(ckpt, corpus, format, num):
     """Up to `num` poems of `corpus` without unknown characters: of the checkpoint's own corpus, its
     validation split (poems it did not train on); of another, all."""
-    from rnnlab.data.dataset import prepare
-
-    own = corpus is None
-    config = replace(ckpt.data_config, **({} if own else {"corpus": corpus, "format": format}))
-    data = prepare(config, vocab=ckpt.vocab, fetch_missing=config.corpus == "tang")
-    split = data.split("valid" if own else "all")
+    split = ckpt.data(corpus, format).split("valid" if corpus is None else "all")
     poems = [split[i].tolist() for i in range(len(split))]
     return [ckpt.vocab.decode(p) for p in poems if ckpt.vocab.unk not in p][:num]
 

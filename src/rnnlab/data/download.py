@@ -98,6 +98,11 @@ def describe(e):
     return str(e) or type(e).__name__
 
 
+def parse_sha256sums(text):
+    """{file name: hex digest} of a `sha256sum` listing ("DIGEST  NAME" a line)."""
+    return dict(reversed(line.split(maxsplit=1)) for line in text.splitlines() if line.strip())
+
+
 def file_digest(path, algorithm):
     h = hashlib.new(algorithm)
     with open(path, "rb") as f:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from rnnlab.data.download import DownloadError, check_integrity, check_sha256, download, file_digest
+from rnnlab.data.download import DownloadError, check_integrity, check_sha256, download, file_digest, parse_sha256sums
 from rnnlab.errors import RnnlabError
 
 # chinese-poetry 2.0.1 on the npm registry: its dist/quantangshi matches tang.sha256 file for file.
@@ -89,8 +89,7 @@ def resolve(corpus, fetch_missing=False, format=None):
 
 
 def expected_tang_hashes():
-    text = resources.files("rnnlab.data").joinpath("tang.sha256").read_text(encoding="utf-8")
-    return dict(reversed(line.split()) for line in text.splitlines() if line.strip())
+    return parse_sha256sums(resources.files("rnnlab.data").joinpath("tang.sha256").read_text(encoding="utf-8"))
 
 
 def verify(root, hashes):

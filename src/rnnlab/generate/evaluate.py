@@ -9,7 +9,7 @@ corpus, and how likely the model itself finds them.
     novel 4-grams  share of generated character 4-grams never seen in the training split
     log p / char   mean log-probability per character under the model (temperature 1, unconstrained)
 """
-from rnnlab.data.dataset import Split, prepare
+from rnnlab.data.dataset import Split
 from rnnlab.generate.forms import follows_tones, form_of, rhymes, split_lines
 from rnnlab.training.perplexity import poem_windows, summed_loss
 
@@ -30,7 +30,7 @@ def mean_logprob(model, vocab, texts):
 
 def training_lines(checkpoint):
     """Every line of every poem in the checkpoint's training split, as text."""
-    data = prepare(checkpoint.data_config, vocab=checkpoint.vocab, fetch_missing=checkpoint.data_config.corpus == "tang")
+    data = checkpoint.data()
     vocab = checkpoint.vocab
     return [text for i in range(len(data.train)) for text, _ in split_lines(vocab.decode(data.train[i].tolist()))]
 
