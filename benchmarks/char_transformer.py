@@ -87,7 +87,9 @@ def train_peer(data, minutes, d_model=256, n_layers=4, n_heads=4, dropout=0.1, l
     returns (model, {steps, tokens, seconds, horizon})."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    max_len = int(np.diff(data.train.offsets).max())
+    # positions for the longest regulated poem (<bos> + 七律's 64 characters) even where training poems are cut
+    # shorter (the default --seq-len 49): the LSTM, which has no positions, writes them all the same
+    max_len = max(int(np.diff(data.train.offsets).max()), 1 + 64)
     model = CharTransformer(len(data.vocab), d_model, n_layers, n_heads, max_len, dropout)
     decay = [p for p in model.parameters() if p.dim() == 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
@@ -119,6 +121,31 @@ def train_peer(data, minutes, d_model=256, n_layers=4, n_heads=4, dropout=0.1, l
     return model, {"steps": step, "tokens": tokens, "seconds": time.perf_counter() - start, "horizon": horizon}
 
 
+class PeerCheckpoint:
+    """What rnnlab's measures of generated poems (generate/evaluate.py) read from a checkpoint."""
+
+    def __init__(self, model, data):
+        self.model, self.vocab, self._data = model, data.vocab, data
+
+    def data(self):
+        return self._data
+
+
+def unconstrained_rates(model, data, num=300, seed=0):
+    """{form: {rhyme, tones}} of `num` poems of each regulated form sampled at temperature 0.8 with no rhyme
+    or tone option, judged by the ruler of `rnnlab eval-gen` (classical 平水韵)."""
+    from rnnlab.generate.evaluate import evaluate
+    from rnnlab.generate.forms import FORMS
+    from rnnlab.generate.sampling import generate
+
+    rates = {}
+    for form in FORMS:
+        poems = generate(model, data.vocab, form=form, num=num, temperature=0.8, seed=seed)
+        figures = evaluate(PeerCheckpoint(model, data), poems, form)
+        rates[form] = {"rhyme": figures["rhyme"], "tones": figures["tones"], "example": poems[0]}
+    return rates
+
+
 def main():
     from rnnlab.data.dataset import prepare
     from rnnlab.training.config import DEFAULT_PRESET, build_config
@@ -140,9 +167,11 @@ def main():
     model, stats = train_peer(data, a.minutes, a.d_model, a.layers, a.heads, a.dropout, a.lr, a.batch_size, seed=a.seed)
     stats["valid_ppl"] = poem_perplexity(model, data.valid, data.vocab.pad)
     stats["parameters"] = sum(p.numel() for p in model.parameters())
+    stats["unconstrained"] = unconstrained_rates(model, data)
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "transformer.json").write_text(json.dumps({**vars(a), "out": str(a.out), **stats}, indent=1))
-    print(json.dumps(stats))
+    (a.out / "transformer.json").write_text(json.dumps({**vars(a), "out": str(a.out), **stats}, indent=1,
+                                                       ensure_ascii=False))
+    print(json.dumps(stats, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -43,3 +43,17 @@ def test_it_trains_and_writes_regulated_poems_through_rnnlabs_code(data):
     assert poem_perplexity(model, data.valid, data.vocab.pad) < 0.5 * poem_perplexity(untrained, data.valid, data.vocab.pad)
     poems = generate(model, data.vocab, "", form="wujue", num=3, seed=0)
     assert all(form_of(p) == "wujue" for p in poems)
+
+
+def test_its_unconstrained_rhyme_and_tones_are_the_rulers(data):
+    from benchmarks.char_transformer import unconstrained_rates
+
+    from rnnlab.generate.forms import follows_tones, rhymes
+    torch.manual_seed(0)
+    model = CharTransformer(len(data.vocab), 16, 1, 2, 65, 0.0).eval()
+    rates = unconstrained_rates(model, data, num=8)
+    assert set(rates) == {"wujue", "qijue", "wulv", "qilv"}
+    poems = generate(model, data.vocab, "", form="qijue", num=8, temperature=0.8, seed=0)
+    assert rates["qijue"]["example"] == poems[0]
+    assert rates["qijue"]["rhyme"] == sum(map(rhymes, poems)) / 8
+    assert rates["qijue"]["tones"] == sum(map(follows_tones, poems)) / 8

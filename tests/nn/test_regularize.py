@@ -94,3 +94,43 @@ def test_weight_drop_masks_differ_between_passes_and_the_wrapper_saves_and_reloa
     copy = WeightDrop(CELLS["native"](3, 4, 1), p=0.5)
     copy.load_state_dict(wd.state_dict())
     assert torch.equal(copy.eval()(x)[0], wd.eval()(x)[0])
+
+
+def tiny_lm(**regularisers):
+    from rnnlab.nn.configs import ModelConfig
+    from rnnlab.nn.lm import LanguageModel
+    torch.manual_seed(7)
+    return LanguageModel(ModelConfig(vocab_size=20, embed_size=6, hidden_size=5, num_layers=2, **regularisers)).double()
+
+
+def test_the_plain_lstms_regularisers_keep_its_weights_names_and_are_off_in_eval_mode():
+    plain, regularised = tiny_lm(), tiny_lm(dropouti=0.3, dropoute=0.2, wdrop=0.5, dropout=0.1)
+    assert list(regularised.state_dict()) == list(plain.state_dict())      # old checkpoints load as before
+    tokens = torch.randint(0, 20, (3, 8))
+    assert torch.equal(regularised.eval()(tokens)[0], plain.eval()(tokens)[0])
+
+
+def test_the_plain_lstms_embedding_dropout_and_weight_drop_are_the_regularise_modules():
+    tokens = torch.arange(20).repeat(2, 1)
+    model = tiny_lm(dropoute=0.3)
+    torch.manual_seed(8)
+    out = model.features(tokens)[0]
+    torch.manual_seed(8)
+    same = EmbeddingDropout(model.embedding, 0.3)(tokens)        # the first draw is the rows' mask
+    assert torch.equal(out, tiny_lm().rnn(torch.tanh(same))[0])
+    model = tiny_lm(wdrop=0.5)
+    torch.manual_seed(9)
+    out = model.features(tokens)[0]
+    torch.manual_seed(9)
+    assert torch.equal(out, WeightDrop(model.rnn, 0.5)(torch.tanh(model.embedding(tokens)))[0])
+    out.sum().backward()
+    assert (model.rnn.weight_hh_l0.grad == 0).sum() > 0.3 * model.rnn.weight_hh_l0.numel()    # dropped entries
+
+
+def test_the_plain_lstms_input_dropout_is_locked():
+    model, tokens, seen = tiny_lm(dropouti=0.5), torch.randint(0, 20, (3, 8)), []
+    model.rnn.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    model.features(tokens)
+    ratio = seen[0] / torch.tanh(model.embedding(tokens))
+    assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio))         # one mask per poem, for every step
+    assert set(ratio.unique().tolist()) == {0.0, 2.0}

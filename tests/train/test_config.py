@@ -32,7 +32,10 @@ def test_options_land_in_their_sections_and_the_config_round_trips():
 @pytest.mark.parametrize("argv, match", [
     (["--preset", "awd-small", "--activation", "relu"], "--activation is a plain-LSTM option, not used by AWD-LSTM"),
     (["--preset", "awd-small", "--init", "orthogonal"], "--init is a plain-LSTM option"),
-    (["--wdrop", "0.2"], "--wdrop is an AWD-LSTM option: add --preset awd or awd-small"),
+    (["--dropouth", "0.2"], "--dropouth is an AWD-LSTM option: add --preset awd or awd-small"),
+    (["--engine", "numpy", "--wdrop", "0.2"], "--wdrop is not used by this run: it needs the torch engine"),
+    (["--engine", "numpy", "--softmax", "full"], "--engine numpy: the cpu-fast preset's --dropout, --prosody-inputs, "
+                                                 "--prosody-loss need the torch engine"),
     (["--engine", "numpy", "--cell", "manual"], "--cell is not used by this run: it needs the torch engine"),
     (["--engine", "numpy", "--optim-impl", "torch"], "--optim-impl is not used by this run: it needs the torch engine"),
     (["--engine", "numpy", "--dropout", "0.1"], "--dropout is not used by this run"),
@@ -64,6 +67,7 @@ def test_help_shows_the_defaults_that_apply(capsys, monkeypatch):
     assert "learning rate (default: 0.005; seed-small 0.001, seed-large 0.001, awd 30, awd-small 20)" in text
     assert "mean window length (default: awd 70, awd-small 35)" in text
     assert "(default: 49; seed-small 25, awd 400, awd-small 400)" in text
+    assert "(default: position tones rhyme; seed-small none, seed-large none, cpu-fast-v1 none" in text
 
 
 def test_awd_applies_l1_value_clipping_and_gradient_norm_logging(capsys, tmp_path):

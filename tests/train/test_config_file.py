@@ -47,7 +47,7 @@ def test_flags_override_the_file_and_a_file_can_name_a_preset(capsys, tmp_path):
     ("hiden_size = 12", ".toml", "unknown key 'hiden_size'"),
     ('hidden_size = "big"', ".toml", "hidden_size must be int, got 'big'"),
     ("momentum = 0.5", ".toml", "--momentum is not used by this run"),
-    ("wdrop = 0.5", ".toml", "unknown key 'wdrop' for 'cpu-fast'"),
+    ("dropouth = 0.5", ".toml", "unknown key 'dropouth' for 'cpu-fast'"),
     ('preset = "huge"', ".toml", "preset 'huge' is not one of"),
     ('architecture = "awd"\npreset = "cpu-fast"', ".toml", "architecture 'awd' does not match preset 'cpu-fast'"),
     ("[1, 2]", ".json", "expected a table of options"),

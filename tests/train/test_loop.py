@@ -1,5 +1,6 @@
 import csv
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -84,15 +85,25 @@ def test_presets_follow_the_reference():
     assert cfg.model.hidden_size == 128 and cfg.data.seq_len == 49 and cfg.optim.betas == (0.5, 0.99)
 
 
-def test_the_default_preset_is_seed_large_trained_differently_on_the_same_data():
-    """cpu-fast keeps seed-large's data (so the validation split is the same poems), its model shape and
+def test_the_first_default_preset_is_seed_large_trained_differently_on_the_same_data():
+    """cpu-fast-v1 keeps seed-large's data (so the validation split is the same poems), its model shape and
     Adam's betas; it differs in the output layer, the learning rate and its schedule, and validation."""
-    default, reference = build_config(), build_config("seed-large")
-    assert default == build_config("cpu-fast") and default.data == reference.data
+    first, reference = build_config("cpu-fast-v1"), build_config("seed-large")
+    assert first.data == reference.data
     same_shape = ("embed_size", "hidden_size", "num_layers", "cell", "activation", "dropout", "init")
-    assert all(getattr(default.model, k) == getattr(reference.model, k) for k in same_shape)
-    assert default.optim.betas == reference.optim.betas and default.batch_size == reference.batch_size
-    assert (default.model.softmax, default.schedule, default.valid_subset) == ("adaptive", "cosine", 1000)
+    assert all(getattr(first.model, k) == getattr(reference.model, k) for k in same_shape)
+    assert first.optim.betas == reference.optim.betas and first.batch_size == reference.batch_size
+    assert (first.model.softmax, first.schedule, first.valid_subset) == ("adaptive", "cosine", 1000)
+
+
+def test_the_default_preset_is_the_first_with_dropout_bf16_and_prosody():
+    """The same data and optimizer; the model has dropout and is told the prosody."""
+    default, first = build_config(), build_config("cpu-fast-v1")
+    assert default == build_config("cpu-fast") and default.optim == first.optim and default.data == first.data
+    assert replace(default.model, dropout=0.0, prosody_inputs=(), prosody_loss=0.0) == first.model
+    assert (default.model.dropout, default.model.prosody_inputs, default.model.prosody_loss) == (
+        0.3, ("position", "tones", "rhyme"), 0.5)
+    assert replace(default, data=first.data, model=first.model, precision="fp32") == first and default.precision == "auto"
 
 
 def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):

@@ -22,6 +22,9 @@ RUNS = {
     "cpu-fast (adaptive softmax, warm-up, cosine, subset validation), dropout": [
         "--dropout", "0.2", "--warmup", "4", "--valid-subset", "10", "--hidden-size", "32", "--max-steps", "18"],
     "cpu-fast in bf16": ["--precision", "bf16", "--warmup", "4", "--valid-subset", "10", "--max-steps", "18"],
+    "cpu-fast with weight drop, input and embedding dropout, prosody inputs and loss": [
+        "--dropouti", "0.2", "--dropoute", "0.1", "--wdrop", "0.3", "--prosody-inputs", "position", "tones", "rhyme",
+        "--prosody-loss", "0.5", "--warmup", "4", "--valid-subset", "10", "--max-steps", "18"],
     "seed-large, length buckets": ["--preset", "seed-large", "--bucket", "--max-steps", "18"],
     "numpy engine, nesterov": ["--preset", "seed-large", "--engine", "numpy", "--optimizer", "nesterov", "--lr", "0.5", "--max-steps", "18"],
     "awd-lstm, nt-asgd": ["--preset", "awd-small", "--num-layers", "2", "--bptt", "10", "--epochs", "3",

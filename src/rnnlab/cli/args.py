@@ -73,6 +73,8 @@ def add_declared(p, cls, name, shown, value=None):
 
 
 def show(value):
+    if isinstance(value, tuple):                   # as it is typed: --betas 0.5 0.99, --prosody-inputs a b
+        return " ".join(map(show, value)) or "none"
     return "none" if value is None else ("on" if value else "off") if isinstance(value, bool) else f"{value:g}" \
         if isinstance(value, float) else str(value)
 

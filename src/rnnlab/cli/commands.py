@@ -128,8 +128,10 @@ def cmd_eval(args):
         raise RnnlabError("--float64: Apple's MPS computes in float32 only; add --device cpu")
     ckpt = load_checkpoint(args.checkpoint, device=device,
                            dtype=torch.float64 if args.float64 or args.engine == "numpy" else torch.float32)
-    if args.engine == "numpy" and (architecture(ckpt.model) != "lstm" or ckpt.model.config.softmax != "full"):
-        raise RnnlabError("the numpy engine evaluates the LSTM language model with a full softmax only; use --engine torch")
+    if args.engine == "numpy" and (architecture(ckpt.model) != "lstm" or ckpt.model.config.softmax != "full"
+                                   or ckpt.model.config.prosody_inputs):
+        raise RnnlabError("the numpy engine evaluates the LSTM language model with a full softmax and no prosody "
+                          "inputs only; use --engine torch")
     data = ckpt.data(args.corpus, args.format)
     if args.engine == "numpy":
         from rnnlab.numpy.lm import LanguageModel, perplexity

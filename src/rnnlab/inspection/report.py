@@ -29,11 +29,10 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "WenQ
              "PingFang SC", "Microsoft YaHei", "Source Han Sans SC", "AR PL UMing CN", "Droid Sans Fallback")
 
 
-def untrained_like(model, seed):
+def untrained_like(model, vocab, seed):
     """A model of the same shape freshly initialised from `seed`: the baseline for the gates."""
     torch.manual_seed(seed)
-    config = model.config
-    return architecture_of(config).new_model(config, config.vocab_size, np.arange(config.vocab_size)).eval()
+    return architecture_of(model.config).new_model(model.config, vocab, np.arange(len(vocab))).eval()
 
 
 def inspect(ckpt, texts, out, engine="torch", seed=0, form="wujue"):
@@ -54,7 +53,7 @@ def inspect(ckpt, texts, out, engine="torch", seed=0, form="wujue"):
     shuffled = [shuffle_within_lines(t, rng) for t in texts]
     traces = [trace(model, encode(t)) for t in texts]
     cells = structural_cells(traces, [trace(model, encode(t)) for t in shuffled], texts, shuffled, seed)
-    untrained = untrained_like(model, seed)
+    untrained = untrained_like(model, ckpt.vocab, seed)
     gates = {"trained": saturation(traces), "untrained": saturation([trace(untrained, encode(t)) for t in texts])}
     shown = next((i for i, t in enumerate(texts) if form_of(t)), 0)      # the heat map's: a regulated poem
     poem = ckpt.generate(form=form, rhyme="hard", tones="hard", seed=seed)[0]

@@ -38,6 +38,8 @@ def embedded(model, tokens):
 
     with torch.no_grad():
         x = model.embedding.weight.detach().double()[torch.as_tensor(tokens)]
+        if getattr(model.config, "prosody_inputs", ()):
+            x = x + model.prosody(torch.as_tensor(tokens)[None])[0][0].double()
     return x if hasattr(model, "rnns") else ACTIVATIONS[model.config.activation](x)
 
 

@@ -9,6 +9,7 @@ from rnnlab.options import option
 CELLS = ("autograd", "manual", "native")     # nn/cells.py: the gate equations, hand-written BPTT, nn.LSTM
 ACTIVATIONS = ("tanh", "relu", "none")       # nn/lm.py: on the embeddings
 INITS = ("uniform", "orthogonal")
+PROSODY_INPUTS = ("position", "tones", "rhyme")   # nn/prosody_inputs.py: what the plain LSTM is told of each character read
 AWD_SECTION = "AWD-LSTM (with --preset awd or awd-small: stream training in BPTT windows)"     # a help section
 
 
@@ -23,6 +24,19 @@ class ModelConfig:
     activation: str = option("tanh", "applied to the embeddings, plain LSTM", choices=ACTIVATIONS, group="model")
     dropout: float = option(0.0, "dropout on the last LSTM layer's output; plain LSTM: also between layers, "
                                  "AWD-LSTM: locked (between layers: --dropouth)", bounds="probability", group="model")
+    dropouti: float = option(0.0, "locked dropout on the embedded input (one mask per poem, Gal & Ghahramani 2016)",
+                             bounds="probability", group="model")
+    dropoute: float = option(0.0, "embedding dropout: share of characters dropped from the whole batch per step",
+                             bounds="probability", group="model")
+    wdrop: float = option(0.0, "DropConnect on the hidden-to-hidden weights, one mask per step (Merity et al. 2017)",
+                          bounds="probability", group="model")
+    prosody_inputs: tuple = option((), "tell the model of each character it has read: its place in the line and the "
+                                       "line's index (position), its tone class (tones), its rhyme groups and the "
+                                       "rhyme so far (rhyme), from the ruler's 平水韵 tables", choices=PROSODY_INPUTS,
+                                   nargs="+", metavar="INPUT", group="model")
+    prosody_loss: float = option(0.0, "weight of an auxiliary loss: the next character's tone class and rhyme group, "
+                                      "predicted from the LSTM's output by a linear head (training only)",
+                                 bounds="non_negative_float", group="model")
     init: str = option("uniform", "parameter initialisation, plain LSTM (uniform: the reference's)", choices=INITS,
                        group="model")
     softmax: str = option("full", "the output layer: full; adaptive (plain LSTM, Grave et al. 2017: frequent "
@@ -32,7 +46,8 @@ class ModelConfig:
     cutoffs: tuple = ()           # adaptive: where its clusters begin, in vocabulary ids; () = 10% and 40% in
 
     def __post_init__(self):
-        object.__setattr__(self, "cutoffs", tuple(self.cutoffs))     # a list when read back from JSON
+        for name in ("cutoffs", "prosody_inputs"):                    # lists when read back from JSON
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def to_dict(self):
         return asdict(self)
@@ -52,10 +67,9 @@ class AWDConfig:
     cell: str = "native"
     dropout: float = 0.4        # on the last layer's output
     dropouth: float = option(0.3, "locked dropout between LSTM layers", bounds="probability", group=AWD_SECTION)
-    dropouti: float = option(0.65, "locked dropout on the embedded input", bounds="probability", group=AWD_SECTION)
-    dropoute: float = option(0.1, "embedding dropout: share of characters dropped per step", bounds="probability",
-                             group=AWD_SECTION)
-    wdrop: float = option(0.5, "DropConnect on the hidden-to-hidden weights", bounds="probability", group=AWD_SECTION)
+    dropouti: float = 0.65      # the help of these three is ModelConfig's
+    dropoute: float = 0.1
+    wdrop: float = 0.5
     tied: bool = option(True, "decoder weight = embedding; the last layer then has --embed-size units",
                         switch="toggle", group=AWD_SECTION)
     residual: bool = option(False, "add each layer's input to its output where the sizes agree", switch="toggle",

@@ -1,4 +1,9 @@
-"""The character language model of the reference: embedding -> activation -> LSTM -> linear."""
+"""The character language model of the reference: embedding -> activation -> LSTM -> linear.
+
+Its regularisers are AWD-LSTM's modules (nn/regularize.py), all off by default: embedding dropout
+(dropoute) and locked dropout (dropouti) on the input, DropConnect on the recurrent weights (wdrop),
+dropout between layers and on the output (dropout). With `prosody_inputs` the embedding of each
+character read gets its prosody added (nn/prosody_inputs.py), and the state is (h, c, counters)."""
 from contextlib import contextmanager
 
 import torch
@@ -7,19 +12,30 @@ from torch import nn
 
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.cells import CELLS, make_lstm
+from rnnlab.nn.prosody_inputs import TONE_CLASSES, ProsodyInputs
+from rnnlab.nn.regularize import LockedDropout, drop_connect, embed_dropped
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "none": lambda x: x}
 
 
 class LanguageModel(nn.Module):
-    def __init__(self, config):
+    def __init__(self, config, prosody_tables=None):
+        """prosody_tables: nn/prosody_inputs.prosody_tables(vocab), needed with config.prosody_inputs."""
         super().__init__()
         if config.cell not in CELLS:
             raise ValueError(f"unknown cell {config.cell!r}")
         self.config = config
         self.autocast_dtype = None      # torch.bfloat16: the embedding and the LSTM compute in it (training/engines.py)
         self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
+        self.input_dropout = LockedDropout(config.dropouti)
+        if config.prosody_inputs or config.prosody_loss:
+            if prosody_tables is None:
+                raise RnnlabError("a model with prosody inputs or loss needs the prosody tables of its vocabulary")
+            self.prosody = ProsodyInputs(config.prosody_inputs, config.embed_size, prosody_tables, pad=0)  # <pad> is id 0
+        if config.prosody_loss:
+            self.prosody_head = nn.Linear(config.hidden_size, len(TONE_CLASSES) + prosody_tables["groups"].shape[1])
         self.rnn = make_lstm(config.cell, config.embed_size, config.hidden_size, config.num_layers, config.dropout)
+        self.recurrent_weights = [n for n, _ in self.rnn.named_parameters() if n.startswith("weight_hh")]
         if config.softmax == "adaptive":
             cutoffs = list(config.adaptive_cutoffs())
             if not (0 < cutoffs[0] and all(a < b for a, b in zip(cutoffs, cutoffs[1:] + [config.vocab_size]))):
@@ -38,12 +54,12 @@ class LanguageModel(nn.Module):
         """Initialise by parameter name, so every cell gets the same values from the same seed.
 
         uniform (reference PART 2 §1): weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), with
-        fan_in = hidden size for the LSTM as in nn.LSTM; embeddings ~ N(0, 0.1).
+        fan_in = hidden size for the LSTM as in nn.LSTM; embeddings (the prosody inputs' too) ~ N(0, 0.1).
         orthogonal: the same, but each gate's block of weight_hh is an orthogonal matrix.
         """
         H = self.config.hidden_size
         for name, p in sorted(self.named_parameters()):
-            if name == "embedding.weight":
+            if name == "embedding.weight" or name.startswith("prosody."):        # the prosody inputs' embeddings too
                 nn.init.normal_(p, 0.0, 0.1)
             elif name.startswith("rnn."):
                 nn.init.uniform_(p, -H ** -0.5, H ** -0.5)
@@ -59,13 +75,29 @@ class LanguageModel(nn.Module):
         """tokens (B, T) -> the LSTM's output after dropout (B, T, H), final (h, c). With autocast_dtype set,
         the LSTM's matrix products run in that dtype (the weights stay float32) and its output comes back
         as float32, so the softmax, its log-probabilities and the loss are float32."""
-        lower = self.autocast_dtype is not None
+        lower, config = self.autocast_dtype is not None, self.config
+        counters = state[2] if state is not None and len(state) == 3 else None
         with torch.autocast(tokens.device.type, dtype=self.autocast_dtype or torch.bfloat16, enabled=lower):
-            x = ACTIVATIONS[self.config.activation](self.embedding(tokens))
-            out, state = self.rnn(x, state)
+            x, counters = self.inputs(tokens, counters)
+            x = self.input_dropout(x)
+            state = None if state is None else state[:2]
+            if self.training and config.wdrop:
+                out, state = drop_connect(self.rnn, config.wdrop, self.recurrent_weights, (x, state))
+            else:
+                out, state = self.rnn(x, state)
         if lower:
             out, state = out.float(), tuple(s.float() for s in state)
-        return F.dropout(out, self.config.dropout, self.training), state
+        state = (*state, counters) if counters is not None else state
+        return F.dropout(out, config.dropout, self.training), state
+
+    def inputs(self, tokens, counters=None):
+        """The LSTM's input (B, T, E): the characters' embeddings (with their prosody's added), through the
+        activation; and the prosody's counters after them (None without prosody inputs)."""
+        x = embed_dropped(self.embedding, tokens, self.config.dropoute if self.training else 0.0)
+        if self.config.prosody_inputs:
+            prosody, counters = self.prosody(tokens, counters)
+            x = x + prosody
+        return ACTIVATIONS[self.config.activation](x), counters
 
     def forward(self, tokens, state=None):
         """tokens (B, T) -> logits (B, T, vocab) (the adaptive softmax: exact log-probabilities), final (h, c)."""
@@ -77,13 +109,28 @@ class LanguageModel(nn.Module):
     def summed_loss(self, inputs, targets, ignore_index, state=None):
         """(summed cross entropy of the targets that are not ignore_index, their count, final state); the
         adaptive softmax computes only the clusters the targets fall in."""
-        if self.config.softmax != "adaptive":
-            logits, state = self(inputs, state)
-            return (*sequence_loss(logits, targets, ignore_index), state)
         h, state = self.features(inputs, state)
+        return (*self.loss(h, targets, ignore_index), state)
+
+    def objective(self, inputs, targets, ignore_index):
+        """What training minimises, summed over the targets: (the cross entropy plus prosody_loss times the
+        prosody head's, the cross entropy alone, the number of targets)."""
+        h, _ = self.features(inputs)
+        loss_sum, n = self.loss(h, targets, ignore_index)
+        if not self.config.prosody_loss:
+            return loss_sum, loss_sum, n
+        keep = targets.reshape(-1) != ignore_index
+        picked = h.reshape(-1, h.shape[-1])[keep]
+        extra = self.prosody.next_character_loss(self.prosody_head(picked), targets.reshape(-1)[keep])
+        return loss_sum + self.config.prosody_loss * extra, loss_sum, n
+
+    def loss(self, h, targets, ignore_index):
+        """The summed cross entropy of the targets that are not `ignore_index` given the features h, and their count."""
+        if self.config.softmax != "adaptive":
+            return sequence_loss(self.decoder(h), targets, ignore_index)
         keep = targets.reshape(-1) != ignore_index
         picked = self.decoder(h.reshape(-1, h.shape[-1])[keep], targets.reshape(-1)[keep]).output
-        return -picked.sum(), int(keep.sum()), state
+        return -picked.sum(), int(keep.sum())
 
 
 @contextmanager

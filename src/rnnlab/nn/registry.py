@@ -20,7 +20,7 @@ class Architecture:
     presets: str              # the --preset that chooses it, for messages
     stream: bool              # trains on the token stream in BPTT windows (training/config.py: StreamConfig)
     sized: Callable = lambda config, vocab_size: replace(config, vocab_size=vocab_size)    # the config for the data
-    extra_arguments: Callable = lambda config, weights=None, counts=None: {}   # the model's other constructor arguments
+    extra_arguments: Callable = lambda config, weights=None, counts=None, vocab=None: {}   # other constructor arguments
 
     @property
     def softmaxes(self):
@@ -30,13 +30,13 @@ class Architecture:
         module, name = self.model.split(":")
         return getattr(import_module(module), name)
 
-    def new_model(self, config, vocab_size, train_tokens):
-        """A freshly initialised model (from torch's generator) for a vocabulary of `vocab_size`."""
+    def new_model(self, config, vocab, train_tokens):
+        """A freshly initialised model (from torch's generator) for the vocabulary `vocab` (a Vocab)."""
         import numpy as np
 
-        config = self.sized(config, vocab_size)
-        counts = np.bincount(train_tokens, minlength=vocab_size)
-        return self.model_class()(config, **self.extra_arguments(config, counts=counts))
+        config = self.sized(config, len(vocab))
+        counts = np.bincount(train_tokens, minlength=len(vocab))
+        return self.model_class()(config, **self.extra_arguments(config, counts=counts, vocab=vocab))
 
     def rebuild(self, config, weights):
         """The model `config` describes, to receive the checkpoint's `weights` (not loaded yet)."""
@@ -49,7 +49,17 @@ def awd_sized(config, vocab_size):
     return replace(config, vocab_size=vocab_size, n_classes=n_classes)
 
 
-def class_softmax_classes(config, weights=None, counts=None):
+def prosody_tables_of(config, weights=None, counts=None, vocab=None):
+    """The plain LSTM's prosody inputs and loss need their tables: from the checkpoint, or built for the vocabulary."""
+    if not (config.prosody_inputs or config.prosody_loss):
+        return {}
+    if weights is not None:
+        return {"prosody_tables": {name: weights["prosody." + name] for name in ("tone", "groups", "kind")}}
+    from rnnlab.nn.prosody_inputs import prosody_tables
+    return {"prosody_tables": prosody_tables(vocab)}
+
+
+def class_softmax_classes(config, weights=None, counts=None, vocab=None):
     """AWD-LSTM's class softmax needs each token's class: from the checkpoint, or by frequency in the data."""
     if config.softmax != "class":
         return {}
@@ -63,7 +73,8 @@ def class_softmax_classes(config, weights=None, counts=None):
 
 ARCHITECTURES = {a.name: a for a in (
     Architecture("lstm", "the plain LSTM", ModelConfig, "rnnlab.nn.lm:LanguageModel",
-                 {"torch": "TorchEngine", "numpy": "NumpyEngine"}, "cpu-fast or a seed-* --preset", stream=False),
+                 {"torch": "TorchEngine", "numpy": "NumpyEngine"}, "cpu-fast or a seed-* --preset", stream=False,
+                 extra_arguments=prosody_tables_of),
     Architecture("awd", "AWD-LSTM", AWDConfig, "rnnlab.nn.awd:AWDLanguageModel", {"torch": "AWDEngine"},
                  "an awd-* --preset", stream=True, sized=awd_sized, extra_arguments=class_softmax_classes),
 )}

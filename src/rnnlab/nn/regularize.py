@@ -34,11 +34,15 @@ class EmbeddingDropout(nn.Module):
         self.embedding, self.p = embedding, p
 
     def forward(self, tokens):
-        weight = self.embedding.weight
-        if self.training and self.p > 0:
-            mask = weight.new_empty(weight.shape[0], 1).bernoulli_(1 - self.p) / (1 - self.p)
-            weight = weight * mask
-        return F.embedding(tokens, weight, self.embedding.padding_idx)
+        return embed_dropped(self.embedding, tokens, self.p if self.training else 0.0)
+
+
+def embed_dropped(embedding, tokens, p):
+    """embedding(tokens) with each row of its matrix dropped with probability p for this call."""
+    weight = embedding.weight
+    if p > 0:
+        weight = weight * (weight.new_empty(weight.shape[0], 1).bernoulli_(1 - p) / (1 - p))
+    return F.embedding(tokens, weight, embedding.padding_idx)
 
 
 class WeightDrop(nn.Module):
@@ -56,8 +60,14 @@ class WeightDrop(nn.Module):
     def forward(self, *args):
         if not self.training or self.p == 0:
             return self.module(*args)
-        dropped = {name: F.dropout(getattr(self.module, name), self.p, training=True) for name in self.names}
-        return functional_call(self.module, dropped, args, strict=False)
+        return drop_connect(self.module, self.p, self.names, args)
+
+
+def drop_connect(module, p, names, args):
+    """module(*args) with each parameter in `names` dropped out (entries zeroed with probability p, the
+    rest scaled by 1/(1-p)) for this call only."""
+    dropped = {name: F.dropout(getattr(module, name), p, training=True) for name in names}
+    return functional_call(module, dropped, args, strict=False)
 
 
 def activation_regularization(h, alpha):

@@ -15,20 +15,25 @@ from rnnlab.nn.registry import ARCHITECTURES, architecture_of
 from rnnlab.options import flag_of, option, options_of, out_of_bounds
 from rnnlab.training.schedule import SCHEDULES
 
-# The reference's two settings (PART 2 §2.1, §2.2), and the default, cpu-fast: seed-large's data and
-# model with an adaptive softmax (2.5x the tokens/s on a 2-core CPU), 2.5x the learning rate after a
-# short warm-up, decayed to zero when the time budget ends, and validation on 1000 poems while training
-# (the full split at the end). Measured in benchmarks/time_to_quality.py and docs/time-to-quality.md.
+# The reference's two settings (PART 2 §2.1, §2.2), and the default, cpu-fast. Its first version, kept as
+# cpu-fast-v1: seed-large's data and model with an adaptive softmax (2.5x the tokens/s on a 2-core CPU),
+# 2.5x the learning rate after a short warm-up, decayed to zero when the time budget ends, and validation
+# on 1000 poems while training (the full split at the end); measured in benchmarks/time_to_quality.py.
+# cpu-fast adds dropout, bf16 where the CPU computes it, and the prosody inputs and loss (issue 23;
+# benchmarks/levers.py, docs/time-to-quality.md, docs/prosody-inputs.md).
 # awd follows Merity et al.'s PTB setting (3 layers 400/1150, batch 80, BPTT 70, NT-ASGD at lr 30,
 # clip 0.25) and is meant for a GPU; awd-small trains on a 2-core CPU in minutes. Their poems are
 # not cut (seq_len 400) since the stream has no padding, and early stopping waits longer than NT-ASGD.
+CPU_FAST_V1 = {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49, "softmax": "adaptive",
+               "lr": 5e-3, "warmup": 20, "schedule": "cosine", "valid_subset": 1000, "eval_every": 200}
 AWD = {"architecture": "awd", "optimizer": "ntasgd", "lr": 30.0, "clip_norm": 0.25, "weight_decay": 1.2e-6,
        "patience": 8, "seq_len": 400}
 PRESETS = {
     "seed-small": {"embed_size": 256, "hidden_size": 512, "batch_size": 16, "seq_len": 25},
     "seed-large": {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49},
-    "cpu-fast": {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49, "softmax": "adaptive",
-                 "lr": 5e-3, "warmup": 20, "schedule": "cosine", "valid_subset": 1000, "eval_every": 200},
+    "cpu-fast-v1": CPU_FAST_V1,
+    "cpu-fast": {**CPU_FAST_V1, "dropout": 0.3, "precision": "auto", "prosody_inputs": ("position", "tones", "rhyme"),
+                 "prosody_loss": 0.5},
     # the bundled model's (issue 25): cpu-fast two layers deep with dropout, for a budget of hours, where
     # one layer without dropout overfits within 15 minutes; bf16 where the CPU has it
     "cpu-2h": {"embed_size": 512, "hidden_size": 512, "num_layers": 2, "dropout": 0.3, "batch_size": 64,
@@ -163,8 +168,11 @@ def takers(option):
 # What an option needs besides having a place in the run's config: (does this run use it?, what it needs)
 NEEDS = {
     "cell": (lambda c: c.engine == "torch", "the torch engine (the numpy engine has one LSTM)"),
-    "dropout": (lambda c: c.engine == "torch" or not c.model.dropout, "the torch engine (the numpy engine has no dropout)"),
+    **{key: (lambda c, key=key: c.engine == "torch" or not getattr(c.model, key),
+             "the torch engine (the numpy engine has no dropout)") for key in ("dropout", "dropouti", "dropoute", "wdrop")},
     "optim_impl": (lambda c: c.engine == "torch", "the torch engine (the numpy engine has its own optimizers)"),
+    **{key: (lambda c: c.engine == "torch", "the torch engine (the numpy engine reads characters only)")
+       for key in ("prosody_inputs", "prosody_loss")},
     **{key: (lambda c, key=key: c.optim.optimizer in takers(key), "--optimizer " + " or ".join(takers(key)))
        for key in ("momentum", "betas", "finetune")},
     "clip_per_tensor": (lambda c: c.clip_norm is not None, "--clip-norm (the norm each tensor is clipped to)"),
@@ -244,9 +252,11 @@ def refuse_out_of_bounds(given):
     declared = all_options()
     for key, value in given.items():
         meta = declared[key][1] if key in declared else {}
-        if meta.get("choices") and value not in meta["choices"]:
-            raise RnnlabError(f"{flag(key)} {value}: not one of {', '.join(map(str, meta['choices']))}")
-        for item in (value if isinstance(value, (tuple, list)) else (value,)):
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        wrong = [item for item in items if meta.get("choices") and item not in meta["choices"]]
+        if wrong:
+            raise RnnlabError(f"{flag(key)} {wrong[0]}: not one of {', '.join(map(str, meta['choices']))}")
+        for item in items:
             problem = meta.get("bounds") and isinstance(item, (int, float)) and out_of_bounds(meta["bounds"], item)
             if problem:
                 raise RnnlabError(f"{flag(key)}: {problem}")
@@ -268,6 +278,11 @@ def refuse_unused(cfg, arch, preset, given):
                           "engine; add --preset seed-large or seed-small")
     if cfg.engine == "numpy" and cfg.model.softmax != "full":
         raise RnnlabError("the numpy engine has a full softmax only; leave --softmax at full or use --engine torch")
+    torch_only = [flag(k) for k in ("dropout", "dropouti", "dropoute", "wdrop", "prosody_inputs", "prosody_loss")
+                  if cfg.engine == "numpy" and getattr(cfg.model, k)]
+    if torch_only:
+        raise RnnlabError(f"--engine numpy: the {preset} preset's {', '.join(torch_only)} need the torch engine; add "
+                          "--preset seed-large or seed-small")
     if cfg.engine not in arch.engines:
         raise RnnlabError(f"{arch.title} trains with the {' or '.join(arch.engines)} engine only; leave --engine at torch")
     if cfg.engine == "numpy" and cfg.device == "cuda":

@@ -144,9 +144,9 @@ class TorchEngine(TorchUpdate):
 
     def step(self, batch):
         inputs, targets = (torch.from_numpy(a).to(self.device) for a in batch)
-        loss_sum, n, _ = self.model.summed_loss(inputs, targets, self.pad)
+        objective, loss_sum, n = self.model.objective(inputs, targets, self.pad)
         n, total = self.dist.all_sum([n, loss_sum.item()])    # the global batch's targets: the loss is their mean
-        grad_norm, norms = self.update(loss_sum / n, total)
+        grad_norm, norms = self.update(objective / n, total)
         return Step(total, int(n), grad_norm, norms)
 
     def perplexity(self, split):

@@ -307,7 +307,7 @@ def start_model(cfg, data, init_from=None):
     included), or a new one for cfg.model and the data's vocabulary, initialised from torch's generator."""
     if init_from is not None:
         return build_model(cfg.model, init_from.model.state_dict())
-    return architecture_of(cfg.model).new_model(cfg.model, len(data.vocab), data.train.tokens)
+    return architecture_of(cfg.model).new_model(cfg.model, data.vocab, data.train.tokens)
 
 
 @contextmanager

@@ -1,0 +1,128 @@
+"""The levers of issue 23, each a `rnnlab train` run of the same minutes on the full Tang corpus, one after
+the other on one machine, then `rnnlab eval-gen` of 300 unconstrained poems of each regulated form.
+
+    python benchmarks/levers.py --out benchmarks/results/cpu-2core/levers run base pros ...
+    python benchmarks/levers.py --out benchmarks/results/cpu-2core/levers table
+
+`run` trains the named variants (VARIANTS below) that OUT does not hold yet, each into OUT/NAME/run with its
+log in OUT/NAME/train.log and the four eval-gen results in OUT/NAME/evalgen-FORM.json; `table` reads
+them all and prints the markdown table (full-split validation perplexity, steps, tokens/s, and the
+unconstrained rhyme and tone rates beside the poets' own, `rnnlab prosody tang`). The perplexity is the
+one every earlier figure reports, on the validation poems cut at 48 characters, for a variant trained on
+longer sequences too (its own, longer, validation figure is in levers.json). Every variant needs the
+CPU to itself: about MINUTES + 1 minutes each.
+"""
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from rnnlab.generate.forms import FORMS
+from rnnlab.machine import describe
+
+# name -> the options of `rnnlab train` beside --time-budget and --seed
+V1 = ["--preset", "cpu-fast-v1"]          # the default preset before issue 23
+PROSODY = ["--prosody-inputs", "position", "tones", "rhyme", "--prosody-loss", "0.5"]
+VARIANTS = {
+    "base": V1,
+    "dropout-0.3-bf16": V1 + ["--precision", "bf16", "--dropout", "0.3"],
+    "dropout-0.5-bf16": V1 + ["--precision", "bf16", "--dropout", "0.5"],
+    "awd-regularisers": V1 + ["--precision", "bf16", "--dropout", "0.4", "--dropouti", "0.2", "--dropoute", "0.1",
+                              "--wdrop", "0.2"],
+    "pros": V1 + ["--precision", "bf16", "--dropout", "0.3"] + PROSODY,
+    "pros-whole-poems": V1 + ["--precision", "bf16", "--dropout", "0.3", "--seq-len", "65"] + PROSODY,
+    "pros-whole-poems-bucketed": V1 + ["--precision", "bf16", "--dropout", "0.3", "--seq-len", "65", "--bucket"] + PROSODY,
+    # the ablation: pros-whole-poems with one of its prosody pieces off
+    "without-prosody-loss": V1 + ["--precision", "bf16", "--dropout", "0.3", "--seq-len", "65", "--prosody-inputs",
+                                  "position", "tones", "rhyme"],
+    "without-rhyme-input": V1 + ["--precision", "bf16", "--dropout", "0.3", "--seq-len", "65", "--prosody-inputs",
+                                 "position", "tones", "--prosody-loss", "0.5"],
+    "without-any-prosody": V1 + ["--precision", "bf16", "--dropout", "0.3", "--seq-len", "65"],
+}
+STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
+SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")
+PACE = re.compile(r"after (\d+) steps \(([\d.]+) epochs\), (\d+) tokens/s")
+
+
+def run(out, name, minutes, seed):
+    folder = out / name
+    if (folder / "train.log").exists():
+        print(f"{name}: already in {folder}", file=sys.stderr)
+        return
+    folder.mkdir(parents=True)
+    with open(folder / "train.log", "w") as log:
+        subprocess.run(["rnnlab", "train", *VARIANTS[name], "--time-budget", str(minutes), "--seed", str(seed),
+                        "--no-progress", "--out", str(folder / "run")], stdout=log, stderr=subprocess.STDOUT, check=True)
+    (folder / "standard.json").write_text(json.dumps({"valid_ppl": standard_perplexity(folder / "run")}))
+    for form in FORMS:
+        result = subprocess.run(["rnnlab", "eval-gen", "--checkpoint", str(folder / "run"), "--form", form, "--num", "300",
+                                 "--seed", str(seed), "--json"], capture_output=True, text=True, check=True)
+        (folder / f"evalgen-{form}.json").write_text(result.stdout)
+
+
+def standard_perplexity(run_dir):
+    """The best weights' perplexity on the validation poems cut as every earlier figure cut them
+    (--seq-len 49), whatever the run's own --seq-len: comparable across variants."""
+    from dataclasses import replace
+
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.data.dataset import prepare
+    from rnnlab.training.perplexity import poem_perplexity
+
+    ckpt = load_checkpoint(run_dir)
+    data = prepare(replace(ckpt.data_config, seq_len=STANDARD_SEQ_LEN), vocab=ckpt.vocab)
+    return poem_perplexity(ckpt.model, data.valid, ckpt.vocab.pad)
+
+
+def figures(folder):
+    """One variant's figures from its log and eval-gen results."""
+    log = (folder / "train.log").read_text()
+    best, pace = SUMMARY.search(log), PACE.search(log)
+    row = {"name": folder.name, "options": VARIANTS.get(folder.name), "best_step": int(best[1]),
+           "valid_ppl": float(best[2]), "steps": int(pace[1]), "epochs": float(pace[2]), "tokens_per_s": int(pace[3]),
+           "standard_valid_ppl": json.loads((folder / "standard.json").read_text())["valid_ppl"]}
+    for form in FORMS:
+        result = json.loads((folder / f"evalgen-{form}.json").read_text())
+        row[form] = {"rhyme": result["rhyme"], "tones": result["tones"], "poets": result["poets"]}
+    return row
+
+
+def table(rows):
+    head = "| variant | validation ppl (full split, first 48 characters) | steps | tokens/s | " + " | ".join(
+        f"{form} rhyme / tones" for form in FORMS) + " |"
+    lines = [head, "|" + "---|" * (4 + len(FORMS))]
+    for r in rows:
+        cells = [f"{r[f]['rhyme']:.1%} / {r[f]['tones']:.1%}" for f in FORMS]
+        lines.append(f"| {r['name']} | {r['standard_valid_ppl']:.2f} | {r['steps']} | {r['tokens_per_s']} | " + " | ".join(cells) + " |")
+    poets = rows[0][next(iter(FORMS))]["poets"] and [rows[0][f]["poets"] for f in FORMS]
+    if poets:
+        lines.append("| the poets (`rnnlab prosody tang`) | | | | " + " | ".join(
+            f"{p['rhyme']:.1%} / {p['tones']:.1%}" for p in poets) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--minutes", type=float, default=15.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("action", choices=["run", "table"])
+    p.add_argument("names", nargs="*", help=f"the variants to run: {', '.join(VARIANTS)}")
+    a = p.parse_args()
+    unknown = [name for name in a.names if name not in VARIANTS]
+    if unknown:
+        p.error(f"unknown variant {unknown[0]}; choose from {', '.join(VARIANTS)}")
+    if a.action == "run":
+        for name in a.names:
+            run(a.out, name, a.minutes, a.seed)
+    rows = [figures(d) for d in sorted(a.out.iterdir()) if (d / "evalgen-qilv.json").exists()]
+    (a.out / "levers.json").write_text(json.dumps({"machine": describe(), "minutes": a.minutes, "rows": rows},
+                                                  indent=1, ensure_ascii=False))
+    print(describe())
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
