@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.data.batches import padded_batch, shuffled_batches
+from rnnlab.machine import describe
 from rnnlab.training.perplexity import poem_perplexity
 from rnnlab.training.schedule import fit_horizon, lr_factor
 
@@ -168,6 +169,7 @@ def main():
     stats["valid_ppl"] = poem_perplexity(model, data.valid, data.vocab.pad)
     stats["parameters"] = sum(p.numel() for p in model.parameters())
     stats["unconstrained"] = unconstrained_rates(model, data)
+    stats["machine"] = describe()
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "transformer.json").write_text(json.dumps({**vars(a), "out": str(a.out), **stats}, indent=1,
                                                        ensure_ascii=False))

@@ -120,7 +120,11 @@ def main():
     rows = [figures(d) for d in sorted(a.out.iterdir()) if (d / "evalgen-qilv.json").exists()]
     (a.out / "levers.json").write_text(json.dumps({"machine": describe(), "minutes": a.minutes, "rows": rows},
                                                   indent=1, ensure_ascii=False))
-    print(describe())
+    import torch
+
+    machine = describe()
+    print(f"{machine['cpu']} ({', '.join(machine['simd'])}), torch {torch.__version__}, {a.minutes:g} minutes each, "
+          f"seed {a.seed}")
     print(table(rows))
 
 

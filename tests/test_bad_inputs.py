@@ -95,7 +95,7 @@ CASES = [
     ("argument: validation share of 1", train(POEMS, "--valid-fraction", "1"), "must be between 0 and 1, got 1"),
     ("conflict: --resume with settings", lambda d, ckpt: ["train", "--resume", str(ckpt.parent), "--lr", "0.1"],
      "--resume continues a run with its own settings: drop --lr"),
-    ("conflict: AWD flag without an AWD preset", train(POEMS, "--wdrop", "0.3"), "--wdrop is an AWD-LSTM option"),
+    ("conflict: AWD flag without an AWD preset", train(POEMS, "--dropouth", "0.3"), "--dropouth is an AWD-LSTM option"),
     ("conflict: --finetune without --init-from", train(POEMS, "--preset", "awd-small", "--finetune"),
      "--finetune continues a trained model"),
     ("conflict: numpy engine with an optimizer it lacks", train(POEMS, "--preset", "seed-large", "--engine", "numpy",

@@ -91,8 +91,12 @@ def test_half_precision_weights_load_as_float32(tiny_run, tmp_path):
     save_checkpoint(tmp_path / "half", ckpt.model, ckpt.vocab, ckpt.data_config, {}, dtype=torch.float16)
     half = load_checkpoint(tmp_path / "half")
     for name, p in half.model.state_dict().items():
+        saved = ckpt.model.state_dict()[name]
+        if not saved.is_floating_point():                 # the prosody tables' ids stay integers
+            assert torch.equal(p, saved)
+            continue
         assert p.dtype == torch.float32
-        assert torch.equal(p, ckpt.model.state_dict()[name].half().float())
+        assert torch.equal(p, saved.half().float())
 
 
 def test_models_lists_the_bundled_model_and_the_runs(tiny_run, capsys):

@@ -335,7 +335,7 @@ def test_awd_fine_tuning_continues_a_run_with_averaging_from_the_start(capsys, t
 
 
 @pytest.mark.parametrize("argv, match", [
-    (["--corpus", POEMS, "--wdrop", "0.2"], "--wdrop is an AWD-LSTM option"),
+    (["--corpus", POEMS, "--dropouth", "0.2"], "--dropouth is an AWD-LSTM option"),
     (["--corpus", POEMS, "--softmax", "class"], "--softmax class is for AWD-LSTM"),
     (["--preset", "awd-small", "--corpus", POEMS, "--finetune"], "give it with --init-from"),
     (["--preset", "awd-small", "--corpus", POEMS, "--engine", "numpy"], "AWD-LSTM trains with the torch engine only"),

@@ -93,10 +93,19 @@ def test_a_run_with_prosody_inputs_trains_saves_and_writes_rhymed_poems(capsys, 
     ckpt = load_checkpoint(tmp_path / "run")
     assert ckpt.model.config.prosody_inputs == PROSODY_INPUTS
     poem = ckpt.generate(form="wujue", rhyme="hard", tones="hard", seed=0)[0]
-    from rnnlab.generate.forms import follows_tones, rhymes
+    from rnnlab.generate.forms import follows_tones, form_of, rhymes
     assert rhymes(poem) and follows_tones(poem)
     code, out, err = run(capsys, "eval", "--checkpoint", tmp_path / "run", "--corpus", POEMS, "--engine", "numpy")
-    assert code == 2 and "no prosody inputs" in err
+    assert code == 2 and "without prosody inputs" in err
+    beams = ckpt.generate(form="qijue", strategy="beam", num=2, rhyme="hard", prefix="春风", seed=0)
+    acrostic = ckpt.generate(acrostic="春花秋月", form="wujue", num=2, seed=0)
+    assert len(beams) == 2 and all(p[0] == "春" and form_of(p) == "wujue" for p in acrostic)
+    code, out, err = run(capsys, "train", "--corpus", POEMS, *TINY[4:], "--max-steps", "2", "--init-from", tmp_path / "run",
+                         "--out", tmp_path / "tuned")                 # fine-tuning keeps the inputs and tables
+    assert code == 0, err
+    tuned = load_checkpoint(tmp_path / "tuned")
+    assert tuned.model.config.prosody_inputs == PROSODY_INPUTS
+    assert torch.equal(tuned.model.prosody.groups, ckpt.model.prosody.groups)
 
 
 def test_the_prosody_loss_is_the_next_characters_tone_and_group_cross_entropy(vocab):

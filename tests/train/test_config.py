@@ -34,6 +34,8 @@ def test_options_land_in_their_sections_and_the_config_round_trips():
     (["--preset", "awd-small", "--init", "orthogonal"], "--init is a plain-LSTM option"),
     (["--dropouth", "0.2"], "--dropouth is an AWD-LSTM option: add --preset awd or awd-small"),
     (["--engine", "numpy", "--wdrop", "0.2"], "--wdrop is not used by this run: it needs the torch engine"),
+    (["--cell", "manual", "--precision", "bf16"], "--precision bf16 needs the torch engine's plain LSTM with the "
+                                                  "native or autograd cell"),
     (["--engine", "numpy", "--softmax", "full"], "--engine numpy: the cpu-fast preset's --dropout, --prosody-inputs, "
                                                  "--prosody-loss need the torch engine"),
     (["--engine", "numpy", "--cell", "manual"], "--cell is not used by this run: it needs the torch engine"),

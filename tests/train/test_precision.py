@@ -51,7 +51,7 @@ def test_a_bf16_run_trains_says_so_and_its_figures_are_float32(capsys, tmp_path)
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
     assert cfg["precision"] == "bf16"
     ckpt = load_checkpoint(tmp_path / "run")
-    assert all(v.dtype == torch.float32 for v in ckpt.model.state_dict().values())
+    assert all(v.dtype == torch.float32 for v in ckpt.model.state_dict().values() if v.is_floating_point())
     best = ckpt.meta["valid_ppl"]
     assert math.isfinite(best) and ckpt.perplexity(POEMS, split="valid") == pytest.approx(best, rel=1e-6)
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from rnnlab.cli.args import NOT_CONFIG, data_overrides, generation_options
-from rnnlab.device import pick_device, pick_precision
+from rnnlab.device import pick_device
 from rnnlab.errors import RnnlabError
 
 START_CHARS = "日红山夜湖海月"   # the reference's start characters (PART 2 §2.2)
@@ -51,7 +51,7 @@ def cmd_train(args):
         sys.stdout = open(os.devnull, "w")
     from rnnlab.checkpoint import load_checkpoint
     from rnnlab.data.dataset import prepare
-    from rnnlab.training.config import DEFAULT_PRESET, build_config
+    from rnnlab.training.config import DEFAULT_PRESET, build_config, run_precision
     from rnnlab.training.config_file import read_config_file
     from rnnlab.training.loop import default_run_dir, resume_run, train
 
@@ -76,13 +76,13 @@ def cmd_train(args):
     out = Path(args.out) if args.out else default_run_dir(cfg)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RnnlabError(f"{out}: already exists; choose another --out")
-    asked, cfg = cfg.precision, replace(cfg, precision=pick_precision(cfg.precision, pick_device(cfg.device)))
+    asked, cfg = cfg.precision, replace(cfg, precision=run_precision(cfg, pick_device(cfg.device)))
     data = prepare(cfg.data, vocab=init.vocab if init else None, fetch_missing=cfg.data.corpus == "tang")
     s = data.stats
     if init:
         refuse_foreign_corpus(args.init_from, init, s)
-    how = f"precision {cfg.precision}" + (f" (auto: this machine {'computes' if cfg.precision == 'bf16' else 'has no'} "
-                                          "native bf16)" if asked == "auto" else "")
+    why = "this machine computes native bf16" if cfg.precision == "bf16" else "no native bf16 here or for this cell"
+    how = f"precision {cfg.precision}" + (f" (auto: {why})" if asked == "auto" else "")
     print(f"{s['corpus']}: {s['train']} train / {s['valid']} valid sequences, vocabulary {s['vocab_size']}; {how}")
     report(train(cfg, data, out, init_from=init, progress=not args.no_progress))
 
@@ -130,8 +130,8 @@ def cmd_eval(args):
                            dtype=torch.float64 if args.float64 or args.engine == "numpy" else torch.float32)
     if args.engine == "numpy" and (architecture(ckpt.model) != "lstm" or ckpt.model.config.softmax != "full"
                                    or ckpt.model.config.prosody_inputs):
-        raise RnnlabError("the numpy engine evaluates the LSTM language model with a full softmax and no prosody "
-                          "inputs only; use --engine torch")
+        raise RnnlabError("the numpy engine evaluates the LSTM language model with a full softmax only, without "
+                          "prosody inputs; use --engine torch")
     data = ckpt.data(args.corpus, args.format)
     if args.engine == "numpy":
         from rnnlab.numpy.lm import LanguageModel, perplexity

@@ -278,15 +278,28 @@ def refuse_unused(cfg, arch, preset, given):
                           "engine; add --preset seed-large or seed-small")
     if cfg.engine == "numpy" and cfg.model.softmax != "full":
         raise RnnlabError("the numpy engine has a full softmax only; leave --softmax at full or use --engine torch")
+    if cfg.engine not in arch.engines:
+        raise RnnlabError(f"{arch.title} trains with the {' or '.join(arch.engines)} engine only; leave --engine at torch")
     torch_only = [flag(k) for k in ("dropout", "dropouti", "dropoute", "wdrop", "prosody_inputs", "prosody_loss")
                   if cfg.engine == "numpy" and getattr(cfg.model, k)]
     if torch_only:
         raise RnnlabError(f"--engine numpy: the {preset} preset's {', '.join(torch_only)} need the torch engine; add "
                           "--preset seed-large or seed-small")
-    if cfg.engine not in arch.engines:
-        raise RnnlabError(f"{arch.title} trains with the {' or '.join(arch.engines)} engine only; leave --engine at torch")
     if cfg.engine == "numpy" and cfg.device == "cuda":
         raise RnnlabError("the numpy engine runs on the CPU only; use --device cpu")
+
+
+def run_precision(cfg, device):
+    """fp32 or bf16 for this run on `device`: auto takes bf16 where the device computes it natively and the run
+    can use it, the torch engine's plain LSTM with the native or autograd cell (the manual cell's hand-written
+    backward computes in float32); bf16 asked of any other run is refused."""
+    from rnnlab.device import pick_precision
+
+    usable = cfg.engine == "torch" and not architecture_of(cfg.model).stream and cfg.model.cell != "manual"
+    if cfg.precision == "bf16" and not usable:
+        raise RnnlabError("--precision bf16 needs the torch engine's plain LSTM with the native or autograd cell "
+                          "(the manual cell's backward computes in float32)")
+    return pick_precision(cfg.precision, device) if usable else "fp32"
 
 
 def flag(key):

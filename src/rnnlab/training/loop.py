@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from rnnlab.checkpoint import build_model, load_checkpoint, save_checkpoint, update_meta, weights_are_finite
-from rnnlab.device import pick_device, pick_precision
+from rnnlab.device import pick_device
 from rnnlab.errors import Interrupted, RnnlabError
 from rnnlab.fileio import atomic_write_text
 from rnnlab.maths import exp_or_inf
@@ -24,7 +24,7 @@ from rnnlab.nn.registry import architecture_of
 from rnnlab.progress import clock, on_terminal
 from rnnlab.training import distributed
 from rnnlab.training.budget import Budget
-from rnnlab.training.config import TrainConfig
+from rnnlab.training.config import TrainConfig, run_precision
 from rnnlab.training.engines import make_engine
 from rnnlab.training.metrics import MetricsLog, plot
 from rnnlab.training.schedule import lr_factor
@@ -109,7 +109,7 @@ class Run:
         """A new run: the model from init_from's weights or from the seed; config, vocabulary and state written."""
         torch.manual_seed(cfg.seed)
         model = start_model(cfg, data, init_from)
-        cfg = replace(cfg, model=model.config, precision=pick_precision(cfg.precision, device))     # as config.json says
+        cfg = replace(cfg, model=model.config, precision=run_precision(cfg, device))     # as config.json says
         engine = make_engine(cfg, model, device, data.vocab, dist)        # refuses what it cannot do, first
         if dist.is_main:
             Path(run_dir).mkdir(parents=True, exist_ok=True)
