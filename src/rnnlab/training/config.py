@@ -34,7 +34,7 @@ PRESETS = {
     "cpu-fast-v1": CPU_FAST_V1,
     "cpu-fast": {**CPU_FAST_V1, "dropout": 0.3, "precision": "auto", "prosody_inputs": ("position", "tones", "rhyme"),
                  "prosody_loss": 0.5},
-    # the bundled model's (issue 25): cpu-fast two layers deep with dropout, for a budget of hours, where
+    # the bundled model's (issue 25): cpu-fast-v1 two layers deep with dropout, for a budget of hours, where
     # one layer without dropout overfits within 15 minutes; bf16 where the CPU has it
     "cpu-2h": {"embed_size": 512, "hidden_size": 512, "num_layers": 2, "dropout": 0.3, "batch_size": 64,
                "seq_len": 49, "softmax": "adaptive", "lr": 5e-3, "warmup": 20, "schedule": "cosine",
@@ -165,14 +165,14 @@ def takers(option):
     return [name for name, (_, takes, _) in OPTIMIZERS.items() if option in takes]
 
 
+# The plain LSTM's options that only its torch model has: the regularisers and the prosody
+TORCH_ONLY = ("dropout", "dropouti", "dropoute", "wdrop", "prosody_inputs", "prosody_loss")
 # What an option needs besides having a place in the run's config: (does this run use it?, what it needs)
 NEEDS = {
     "cell": (lambda c: c.engine == "torch", "the torch engine (the numpy engine has one LSTM)"),
     **{key: (lambda c, key=key: c.engine == "torch" or not getattr(c.model, key),
-             "the torch engine (the numpy engine has no dropout)") for key in ("dropout", "dropouti", "dropoute", "wdrop")},
+             "the torch engine (the numpy engine has no dropout and reads characters only)") for key in TORCH_ONLY},
     "optim_impl": (lambda c: c.engine == "torch", "the torch engine (the numpy engine has its own optimizers)"),
-    **{key: (lambda c: c.engine == "torch", "the torch engine (the numpy engine reads characters only)")
-       for key in ("prosody_inputs", "prosody_loss")},
     **{key: (lambda c, key=key: c.optim.optimizer in takers(key), "--optimizer " + " or ".join(takers(key)))
        for key in ("momentum", "betas", "finetune")},
     "clip_per_tensor": (lambda c: c.clip_norm is not None, "--clip-norm (the norm each tensor is clipped to)"),
@@ -280,8 +280,7 @@ def refuse_unused(cfg, arch, preset, given):
         raise RnnlabError("the numpy engine has a full softmax only; leave --softmax at full or use --engine torch")
     if cfg.engine not in arch.engines:
         raise RnnlabError(f"{arch.title} trains with the {' or '.join(arch.engines)} engine only; leave --engine at torch")
-    torch_only = [flag(k) for k in ("dropout", "dropouti", "dropoute", "wdrop", "prosody_inputs", "prosody_loss")
-                  if cfg.engine == "numpy" and getattr(cfg.model, k)]
+    torch_only = [flag(k) for k in TORCH_ONLY if cfg.engine == "numpy" and getattr(cfg.model, k)]
     if torch_only:
         raise RnnlabError(f"--engine numpy: the {preset} preset's {', '.join(torch_only)} need the torch engine; add "
                           "--preset seed-large or seed-small")
