@@ -68,3 +68,28 @@ def test_precision_is_refused_where_it_does_nothing(capsys, tmp_path):
     assert main(["train", *TINY, "--preset", "seed-large", "--engine", "numpy", "--precision", "bf16",
                  "--out", str(tmp_path / "run")]) == 2
     assert "--precision is not used by this run: it needs the torch engine's plain LSTM" in capsys.readouterr().err
+
+
+def test_eval_and_generate_take_precision_too(tiny_run, capsys):
+    run = str(tiny_run.run_dir)
+    figures = {}
+    for precision in ("fp32", "bf16"):
+        assert main(["eval", "--checkpoint", run, "--corpus", POEMS, "--split", "valid", "--precision", precision,
+                     "--json"]) == 0
+        figures[precision] = json.loads(capsys.readouterr().out)
+    assert figures["bf16"]["precision"] == "bf16" and figures["fp32"]["precision"] == "fp32"
+    assert figures["fp32"]["perplexity"] == pytest.approx(tiny_run.checkpoint.meta["valid_ppl"], rel=1e-6)
+    assert figures["bf16"]["perplexity"] != figures["fp32"]["perplexity"]              # bf16 did compute
+    assert figures["bf16"]["perplexity"] == pytest.approx(figures["fp32"]["perplexity"], rel=2e-2)
+    assert main(["generate", "--checkpoint", run, "--start", "月", "--num", "2", "--precision", "bf16"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--engine", "numpy"], "--precision bf16 needs the torch engine's plain LSTM"),
+    (["--float64"], "--float64 and --precision bf16 contradict each other"),
+])
+def test_eval_refuses_bf16_where_it_cannot_compute_it(tiny_full_run, capsys, extra, message):
+    assert main(["eval", "--checkpoint", str(tiny_full_run.run_dir), "--corpus", POEMS, "--precision", "bf16",
+                 *extra]) == 2
+    assert message in capsys.readouterr().err

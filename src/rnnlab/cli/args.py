@@ -32,6 +32,7 @@ def add_generation_args(p, num):
 
     add_checkpoint_arg(p)
     add_device_arg(p)
+    add_precision_arg(p)
     defaults = {"num": num, "seed": 0}                    # the CLI is reproducible unless told otherwise
     for f in fields(GenerationOptions):
         kw = {"default": defaults.get(f.name, f.default), "help": f.metadata["help"]}
@@ -57,6 +58,12 @@ def add_device_arg(p):
     """--device of a command that runs a model, as TrainConfig declares it (default auto)."""
     from rnnlab.training.config import TrainConfig
     add_declared(p, TrainConfig, "device", lambda name: "default: auto", value="auto")
+
+
+def add_precision_arg(p):
+    """--precision of a command that runs a trained model, as TrainConfig declares it (default fp32: exact)."""
+    from rnnlab.training.config import TrainConfig
+    add_declared(p, TrainConfig, "precision", lambda name: "default: fp32", value="fp32")
 
 
 def add_format_arg(p):
@@ -228,6 +235,7 @@ def add_model_parsers(sub):
     ev = sub.add_parser("eval", help="perplexity of a corpus under a checkpoint")
     add_checkpoint_arg(ev)
     add_device_arg(ev)
+    add_precision_arg(ev)
     ev.add_argument("--corpus", required=True, help="tang, tangshi, shakespeare, or a path")
     add_format_arg(ev)
     ev.add_argument("--split", choices=["all", "train", "valid"], default="all",

@@ -118,16 +118,32 @@ def report(result):
             print(f"{start or '·'}: {poem}")
 
 
+def loaded(args, device, engine="torch", **kw):
+    """The checkpoint of --checkpoint on `device`, its LSTM computing in --precision (training/config.py's
+    resolve_precision: bf16 where asked, or where auto finds it native and the model can use it)."""
+    import torch
+
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.training.config import resolve_precision
+
+    ckpt = load_checkpoint(args.checkpoint, device=device, **kw)
+    if resolve_precision(args.precision, ckpt.model.config, engine, device) == "bf16":
+        ckpt.model.autocast_dtype = torch.bfloat16
+    return ckpt
+
+
 def cmd_eval(args):
     import torch
 
-    from rnnlab.checkpoint import architecture, load_checkpoint
+    from rnnlab.checkpoint import architecture
 
     device = "cpu" if args.engine == "numpy" else pick_device(args.device)
     if args.float64 and device == "mps":
         raise RnnlabError("--float64: Apple's MPS computes in float32 only; add --device cpu")
-    ckpt = load_checkpoint(args.checkpoint, device=device,
-                           dtype=torch.float64 if args.float64 or args.engine == "numpy" else torch.float32)
+    if args.float64 and args.precision == "bf16":
+        raise RnnlabError("--float64 and --precision bf16 contradict each other; choose one")
+    exact = args.float64 or args.engine == "numpy"
+    ckpt = loaded(args, device, "numpy" if exact else "torch", dtype=torch.float64 if exact else torch.float32)
     if args.engine == "numpy" and (architecture(ckpt.model) != "lstm" or ckpt.model.config.softmax != "full"
                                    or ckpt.model.config.prosody_inputs):
         raise RnnlabError("the numpy engine evaluates the LSTM language model with a full softmax only, without "
@@ -149,20 +165,20 @@ def cmd_eval(args):
     report = {"checkpoint": str(ckpt.path), "corpus": data.stats["corpus"], "split": args.split,
               "seen_in_training_left_out": seen, "sequences": len(split), "tokens": split.n_targets,
               "unknown": int((split.tokens == ckpt.vocab.unk).sum()),
-              "engine": args.engine, "perplexity": perplexity(model, split, ckpt.vocab.pad)}
+              "engine": args.engine, "precision": "bf16" if getattr(model, "autocast_dtype", None) else "fp32",
+              "perplexity": perplexity(model, split, ckpt.vocab.pad)}
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
         print(f"perplexity {report['perplexity']:.2f} on {report['sequences']} sequences / {report['tokens']} tokens"
               f" of {report['corpus']} ({args.split}); {report['unknown']} unknown characters"
+              + (" (bf16: approximate; --precision fp32 for the exact figure)" if report["precision"] == "bf16" else "")
               + (f"; {seen} sequences of the checkpoint's training split left out" if args.unseen else ""))
 
 
 def cmd_generate(args):
-    from rnnlab.checkpoint import load_checkpoint
-
     options = generation_options(args)
-    ckpt = load_checkpoint(args.checkpoint, device=pick_device(args.device))
+    ckpt = loaded(args, pick_device(args.device))
     poems = ckpt.generate(**options)
     if args.json:
         print(json.dumps({**options, "poems": poems}, ensure_ascii=False))
@@ -171,12 +187,11 @@ def cmd_generate(args):
 
 
 def cmd_eval_gen(args):
-    from rnnlab.checkpoint import load_checkpoint
     from rnnlab.generate.evaluate import evaluate
     from rnnlab.generate.poets import poets_rates
 
     options = generation_options(args)
-    ckpt = load_checkpoint(args.checkpoint, device=pick_device(args.device))
+    ckpt = loaded(args, pick_device(args.device))
     t0 = time.perf_counter()
     if args.poems:
         from rnnlab.generate.ruler import read_poems

@@ -104,9 +104,9 @@ class TrainConfig:
     stream: StreamConfig | None = None    # AWD-LSTM only; the plain LSTM trains on padded poems
     engine: str = option("torch", "torch, or numpy (hand-written backward, numpy optimizers, CPU)",
                          choices=("torch", "numpy"), group="model")
-    precision: str = option("fp32", "the LSTM's arithmetic in training: fp32, bf16 (autocast; weights, optimizer "
-                                    "state, softmax, loss and validation stay float32) or auto (bf16 where the CPU "
-                                    "or GPU computes it natively)", choices=PRECISIONS, group="model")
+    precision: str = option("fp32", "the LSTM's arithmetic: fp32, bf16 (autocast; weights, optimizer state, "
+                                    "softmax and loss stay float32, and so does training's validation) or auto (bf16 "
+                                    "where the CPU or GPU computes it natively)", choices=PRECISIONS, group="model")
     batch_size: int = option(64, "sequences per step", bounds="positive_int", group=OPTIMISATION)
     epochs: int = option(20, "passes over the training split", bounds="positive_int", group=OPTIMISATION)
     max_steps: int | None = option(None, "stop after this many optimizer steps", bounds="positive_int",
@@ -289,16 +289,22 @@ def refuse_unused(cfg, arch, preset, given):
 
 
 def run_precision(cfg, device):
-    """fp32 or bf16 for this run on `device`: auto takes bf16 where the device computes it natively and the run
-    can use it, the torch engine's plain LSTM with the native or autograd cell (the manual cell's hand-written
-    backward computes in float32); bf16 asked of any other run is refused."""
+    """fp32 or bf16 for this training run on `device` (resolve_precision)."""
+    return resolve_precision(cfg.precision, cfg.model, cfg.engine, device)
+
+
+def resolve_precision(name, model_config, engine, device):
+    """fp32 or bf16 for `--precision name` of a model on `device`, in training, eval or generation: auto takes
+    bf16 where the device computes it natively and the model can use it, the torch engine's plain LSTM with
+    the native or autograd cell (the manual cell's hand-written backward computes in float32); bf16 asked of
+    any other model is refused."""
     from rnnlab.device import pick_precision
 
-    usable = cfg.engine == "torch" and not architecture_of(cfg.model).stream and cfg.model.cell != "manual"
-    if cfg.precision == "bf16" and not usable:
+    usable = engine == "torch" and not architecture_of(model_config).stream and model_config.cell != "manual"
+    if name == "bf16" and not usable:
         raise RnnlabError("--precision bf16 needs the torch engine's plain LSTM with the native or autograd cell "
                           "(the manual cell's backward computes in float32)")
-    return pick_precision(cfg.precision, device) if usable else "fp32"
+    return pick_precision(name, device) if usable else "fp32"
 
 
 def flag(key):
