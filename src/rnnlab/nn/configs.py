@@ -9,7 +9,7 @@ from rnnlab.options import option
 CELLS = ("autograd", "manual", "native")     # nn/cells.py: the gate equations, hand-written BPTT, nn.LSTM
 ACTIVATIONS = ("tanh", "relu", "none")       # nn/lm.py: on the embeddings
 INITS = ("uniform", "orthogonal")
-PROSODY_INPUTS = ("position", "tones", "rhyme")   # nn/prosody_inputs.py: what the plain LSTM is told of each character read
+PROSODY_INPUTS = ("position", "tones", "rhyme", "pattern")   # nn/prosody_inputs.py: what the plain LSTM is told of each character read
 AWD_SECTION = "AWD-LSTM (with --preset awd or awd-small: stream training in BPTT windows)"     # a help section
 
 
@@ -32,7 +32,8 @@ class ModelConfig:
                           bounds="probability", group="model")
     prosody_inputs: tuple = option((), "tell the model of each character it has read: its place in the line and the "
                                        "line's index (position), its tone class (tones), its rhyme groups and the "
-                                       "rhyme so far (rhyme), from the ruler's 平水韵 tables", choices=PROSODY_INPUTS,
+                                       "rhyme so far (rhyme), from the ruler's 平水韵 tables, and what the regulated "
+                                       "tone patterns still open expect next (pattern)", choices=PROSODY_INPUTS,
                                    nargs="+", metavar="INPUT", group="model")
     prosody_loss: float = option(0.0, "weight of an auxiliary loss: the next character's tone class and rhyme group, "
                                       "predicted from the LSTM's output by a linear head (training only)",

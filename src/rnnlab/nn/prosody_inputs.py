@@ -7,6 +7,11 @@ embedded at the embedding's size and added to the character's own embedding.
     tones      its tone class: 平, 仄, either (a polyphone) or unknown
     rhyme      its rhyme groups (the sum of their embeddings), and those of the rhyme so far: the last
                character of the last even line read
+    pattern    what the regulated tone patterns still open expect of the next character: 平, 仄, free
+               (either tone, a mark, or the patterns disagree) or none (the poem has left every pattern:
+               古体, a line not of 5 or 7 characters, a ninth line). The patterns and their templates are
+               the ruler's and the decoder's (generate/forms.py), tracked for both line widths until
+               the first line ends, as the hard tone constraint tracks them for one
 
 With `prosody_loss` a linear head on the LSTM's output predicts the next character's tone class and
 rhyme group beside the character itself (next_character_loss), so that the state learns to carry them.
@@ -20,12 +25,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnlab.generate.forms import PATTERNS, line_options
+from rnnlab.generate.prosody import PING, ZE
 from rnnlab.nn.configs import PROSODY_INPUTS as INPUTS  # noqa: F401 (the names, declared with the option)
 
 MAX_POSITION, MAX_LINE = 8, 16
 TONE_CLASSES = ("平", "仄", "either", "unknown")
-POSITION, LINE, PREVIOUS, RHYME = range(4)          # the counters, (1, B, 4) in the state
+EXPECTED = ("平", "仄", "free", "none")              # the pattern input's classes
 CHARACTER, MARK, START = range(3)                   # a token's kind
+WIDTHS, REGULATED_LINES = (5, 7), 8
+PING_CODE, ZE_CODE, FREE, LINE_END, NO_OPTION = range(5)   # what a template asks at a column (PING, ZE: forms')
+POSITION, LINE, PREVIOUS, RHYME = range(4)          # the counters in the state, (1, B, 4 + OPTIONS)
+OPTIONS = len(WIDTHS) * 6                           # then one flag per (width, template option) still open
 
 
 def prosody_tables(vocab, system="classical"):
@@ -48,6 +59,23 @@ def prosody_tables(vocab, system="classical"):
     return {"tone": tone, "groups": groups, "kind": kind}
 
 
+def pattern_tables():
+    """The tone patterns as tensors: want (widths, lines + 1, 6, 8), what option e of line l asks at
+    column c (PING, ZE, FREE, LINE_END where the line is over, NO_OPTION on the extra line past the
+    last), and pattern (widths, lines + 1, 6), the pattern each option belongs to (-1 past the last line)."""
+    assert (PING, ZE) == (PING_CODE, ZE_CODE) == (TONE_CLASSES.index("平"), TONE_CLASSES.index("仄"))
+
+    want = torch.full((len(WIDTHS), REGULATED_LINES + 1, OPTIONS // len(WIDTHS), MAX_POSITION), NO_OPTION)
+    pattern = torch.full(want.shape[:3], -1)
+    for w, width in enumerate(WIDTHS):
+        for line in range(REGULATED_LINES):
+            for e, (k, template) in enumerate(line_options(width, line)):
+                pattern[w, line, e] = k
+                want[w, line, e] = torch.tensor([FREE if t is None else t for t in template]
+                                                + [LINE_END] * (MAX_POSITION - width))
+    return want, pattern
+
+
 class ProsodyInputs(nn.Module):
     def __init__(self, inputs, embed_size, tables, pad):
         """inputs: a subset of INPUTS; tables: prosody_tables(vocab) (or a checkpoint's copy); pad: the
@@ -65,6 +93,11 @@ class ProsodyInputs(nn.Module):
         if "rhyme" in self.inputs:
             self.group_embedding = nn.Linear(n_groups, embed_size, bias=False)
             self.rhyme_embedding = nn.Linear(n_groups, embed_size, bias=False)
+        if "pattern" in self.inputs:
+            self.expected_embedding = nn.Embedding(len(EXPECTED), embed_size)
+        want, pattern = pattern_tables()                 # derived from forms.py, so not saved with the weights
+        self.register_buffer("pattern_want", want, persistent=False)
+        self.register_buffer("pattern_of", pattern, persistent=False)
 
     def next_character_loss(self, scores, targets):
         """scores (N, 4 + G) for N target characters -> the summed cross entropy of their tone classes and of
@@ -78,16 +111,54 @@ class ProsodyInputs(nn.Module):
         return tone_loss + group_loss
 
     def start(self, tokens):
-        """The counters before the first character: position 0, line 0, nothing read, no rhyme."""
-        counters = torch.zeros(1, tokens.shape[0], 4, dtype=torch.long, device=tokens.device)
+        """The counters before the first character: position 0, line 0, nothing read, no rhyme, no pattern
+        open (until <bos>)."""
+        counters = torch.zeros(1, tokens.shape[0], 4 + OPTIONS, dtype=torch.long, device=tokens.device)
         counters[..., PREVIOUS] = counters[..., RHYME] = self.pad
         return counters
+
+    def wants(self, position, line):
+        """What each option asks at (position, line), per row: (B, widths, 6)."""
+        return self.pattern_want[:, line.clamp(max=REGULATED_LINES), :, position.clamp(max=MAX_POSITION - 1)]
+
+    def follow_patterns(self, open_, token, kind, position, line):
+        """The options still open (B, widths, 6) after reading `token` at (position, line): a character
+        keeps those whose template its tone fits (a polyphone or an unknown character fits any), a mark
+        those whose line ends there and then opens the next line's options of their patterns, <bos> opens
+        the first line's."""
+        want, tone = self.wants(position, line), self.tone[token].view(-1, 1, 1)
+        any_tone = tone >= TONE_CLASSES.index("either")                      # a polyphone, or unknown
+        after_character = open_ & ((want == FREE) | ((want <= ZE_CODE) & (any_tone | (want == tone))))
+        ended = open_ & (want == LINE_END)
+        pattern_of = self.pattern_of.transpose(0, 1)                       # (lines + 1, widths, 6)
+        here, following = pattern_of[line.clamp(max=REGULATED_LINES)], pattern_of[(line + 1).clamp(max=REGULATED_LINES)]
+        patterns = torch.arange(len(PATTERNS), device=token.device)
+        alive = (ended[..., None] & (here[..., None] == patterns)).any(-2)  # (B, widths, patterns)
+        after_mark = alive.gather(-1, following.clamp(min=0)) & (following >= 0)
+        after_start = (pattern_of[0] >= 0).expand_as(open_)
+        kind = kind.view(-1, 1, 1)
+        return torch.where(kind == START, after_start, torch.where(kind == MARK, after_mark, after_character))
+
+    def expected(self, open_, position, line):
+        """The pattern input (B,), an index of EXPECTED, for the next character at (position, line)."""
+        want = self.wants(position, line)
+
+        def asked(*codes):
+            return (open_ & torch.isin(want, torch.tensor(codes, device=want.device))).flatten(1).any(1)
+
+        ping, ze, free = asked(PING_CODE), asked(ZE_CODE), asked(FREE, LINE_END)
+        expected = torch.full_like(position, EXPECTED.index("free"))
+        expected[ping & ~ze & ~free] = EXPECTED.index("平")
+        expected[ze & ~ping & ~free] = EXPECTED.index("仄")
+        expected[~open_.flatten(1).any(1)] = EXPECTED.index("none")
+        return expected
 
     def forward(self, tokens, counters=None):
         """tokens (B, T) -> the sum of the chosen inputs' embeddings (B, T, E), the counters after them."""
         counters = self.start(tokens) if counters is None else counters
-        position, line, previous, rhyme = counters[0].unbind(-1)
-        places, rhymes = [], []
+        position, line, previous, rhyme = counters[0, :, :4].unbind(-1)
+        open_ = counters[0, :, 4:].bool().view(-1, len(WIDTHS), OPTIONS // len(WIDTHS))
+        places, rhymes, expected = [], [], []
         for token in tokens.unbind(1):                # one step of the counters per character read
             kind = self.kind[token]
             mark, start = kind == MARK, kind == START
@@ -95,8 +166,12 @@ class ProsodyInputs(nn.Module):
             rhyme = torch.where(start, self.pad, torch.where(mark & (line % 2 == 1), previous, rhyme))  # an even line ended
             places.append(torch.stack([position, line], -1))
             rhymes.append(rhyme)
+            if "pattern" in self.inputs:
+                open_ = self.follow_patterns(open_, token, kind, position, line)
             position, line = torch.where(kind == CHARACTER, position + 1, 0), line + mark.long()
             previous = token
+            if "pattern" in self.inputs:
+                expected.append(self.expected(open_, position, line))
         place, rhyme_so_far = torch.stack(places, 1), torch.stack(rhymes, 1)
         total = 0
         if "position" in self.inputs:
@@ -106,4 +181,6 @@ class ProsodyInputs(nn.Module):
             total = total + self.tone_embedding(self.tone[tokens])
         if "rhyme" in self.inputs:
             total = total + self.group_embedding(self.groups[tokens]) + self.rhyme_embedding(self.groups[rhyme_so_far])
-        return total, torch.stack([position, line, previous, rhyme], -1)[None]
+        if "pattern" in self.inputs:
+            total = total + self.expected_embedding(torch.stack(expected, 1))
+        return total, torch.cat([torch.stack([position, line, previous, rhyme], -1), open_.flatten(1).long()], -1)[None]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from rnnlab import optim as rnnlab_optim
-from rnnlab.data.batches import bucketed_batches, padded_batch, shuffled_batches
+from rnnlab.data.batches import batch_count, bucketed_batches, padded_batch, shuffled_batches
 from rnnlab.data.stream import bptt_windows, stream_columns
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.awd import detach_state
@@ -122,7 +122,7 @@ class PoemBatches:
         self.batch_size, self.pad, self.dist, self.bucket = batch_size, pad, dist, bucket
 
     def steps_per_epoch(self, split):
-        return math.ceil(len(split) / self.batch_size)
+        return batch_count(len(split), self.batch_size)
 
     def epoch_batches(self, split, rng):
         r, n = self.dist.rank, self.dist.world
