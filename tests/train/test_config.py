@@ -69,7 +69,7 @@ def test_help_shows_the_defaults_that_apply(capsys, monkeypatch):
     assert "learning rate (default: 0.005; seed-small 0.001, seed-large 0.001, awd 30, awd-small 20)" in text
     assert "mean window length (default: awd 70, awd-small 35)" in text
     assert "(default: 49; seed-small 25, awd 400, awd-small 400)" in text
-    assert "(default: position tones rhyme; seed-small none, seed-large none, cpu-fast-v1 none" in text
+    assert "(default: position tones rhyme pattern; seed-small none, seed-large none, cpu-fast-v1 none" in text
 
 
 def test_awd_applies_l1_value_clipping_and_gradient_norm_logging(capsys, tmp_path):

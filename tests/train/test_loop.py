@@ -102,7 +102,7 @@ def test_the_default_preset_is_the_first_with_dropout_bf16_and_prosody():
     assert default == build_config("cpu-fast") and default.optim == first.optim and default.data == first.data
     assert replace(default.model, dropout=0.0, prosody_inputs=(), prosody_loss=0.0) == first.model
     assert (default.model.dropout, default.model.prosody_inputs, default.model.prosody_loss) == (
-        0.3, ("position", "tones", "rhyme"), 0.5)
+        0.3, ("position", "tones", "rhyme", "pattern"), 0.5)
     assert replace(default, data=first.data, model=first.model, precision="fp32") == first and default.precision == "auto"
 
 

@@ -35,8 +35,8 @@ EXPECTED = ("平", "仄", "free", "none")              # the pattern input's cla
 CHARACTER, MARK, START = range(3)                   # a token's kind
 WIDTHS, REGULATED_LINES = (5, 7), 8
 PING_CODE, ZE_CODE, FREE, LINE_END, NO_OPTION = range(5)   # what a template asks at a column (PING, ZE: forms')
-POSITION, LINE, PREVIOUS, RHYME = range(4)          # the counters in the state, (1, B, 4 + OPTIONS)
-OPTIONS = len(WIDTHS) * 6                           # then one flag per (width, template option) still open
+POSITION, LINE, PREVIOUS, RHYME, OPEN = range(5)    # the counters in the state, (1, B, 5)
+OPTIONS = len(WIDTHS) * 6                           # (width, template option) pairs: OPEN is a bit mask of them
 
 
 def prosody_tables(vocab, system="classical"):
@@ -76,6 +76,80 @@ def pattern_tables():
     return want, pattern
 
 
+def follow_patterns(want, pattern_of, open_, tone, kind, position, line):
+    """The options still open (N, widths, 6) after reading a character of tone class `tone` and `kind` at
+    (position, line): a character keeps those whose template its tone fits (a polyphone or an unknown
+    character fits any), a mark those whose line ends there and then opens the next line's options of
+    their patterns, <bos> opens the first line's."""
+    here_want = want[:, line.clamp(max=REGULATED_LINES), :, position.clamp(max=MAX_POSITION - 1)]   # (N, widths, 6)
+    tone = tone.view(-1, 1, 1)
+    any_tone = tone >= TONE_CLASSES.index("either")
+    after_character = open_ & ((here_want == FREE) | ((here_want <= ZE_CODE) & (any_tone | (here_want == tone))))
+    ended = open_ & (here_want == LINE_END)
+    by_line = pattern_of.transpose(0, 1)                                   # (lines + 1, widths, 6)
+    here, following = by_line[line.clamp(max=REGULATED_LINES)], by_line[(line + 1).clamp(max=REGULATED_LINES)]
+    alive = (ended[..., None] & (here[..., None] == torch.arange(len(PATTERNS)))).any(-2)  # (N, widths, patterns)
+    after_mark = alive.gather(-1, following.clamp(min=0)) & (following >= 0)
+    after_start = (by_line[0] >= 0).expand_as(open_)
+    kind = kind.view(-1, 1, 1)
+    return torch.where(kind == START, after_start, torch.where(kind == MARK, after_mark, after_character))
+
+
+def expected_next(want, open_, position, line):
+    """The pattern input (N,), an index of EXPECTED, for the next character at (position, line)."""
+    here_want = want[:, line.clamp(max=REGULATED_LINES), :, position.clamp(max=MAX_POSITION - 1)]
+
+    def asked(*codes):
+        return (open_ & torch.isin(here_want, torch.tensor(codes))).flatten(1).any(1)
+
+    ping, ze, free = asked(PING_CODE), asked(ZE_CODE), asked(FREE, LINE_END)
+    expected = torch.full_like(position, EXPECTED.index("free"))
+    expected[ping & ~ze & ~free] = EXPECTED.index("平")
+    expected[ze & ~ping & ~free] = EXPECTED.index("仄")
+    expected[~open_.flatten(1).any(1)] = EXPECTED.index("none")
+    return expected
+
+
+PLACES = (REGULATED_LINES + 1) * MAX_POSITION        # the (line, position) pairs of the automaton's tables
+
+
+def pattern_place(position, line):
+    """(line, position), each capped, as one index into the last two axes of pattern_automaton's tables."""
+    return line.clamp(max=REGULATED_LINES) * MAX_POSITION + position.clamp(max=MAX_POSITION - 1)
+
+
+def pattern_automaton():
+    """follow_patterns and expected_next run once over every state the counters can hold (the options open
+    as a bit mask, the line, the position): the tables forward looks the pattern input up in, a few
+    lookups per character instead of some forty small operations.
+    -> {after_character (tones, lines + 1, positions), after_mark (masks, lines + 1, positions),
+        after_start (), expected (masks, lines + 1, positions)}: masks, and EXPECTED indices."""
+    want, pattern_of = pattern_tables()
+    bits = 1 << torch.arange(OPTIONS)
+    shape = (2 ** OPTIONS, REGULATED_LINES + 1, MAX_POSITION)
+    mask, line, position = (g.flatten() for g in torch.meshgrid(*map(torch.arange, shape), indexing="ij"))
+
+    def unpack(masks):
+        return ((masks[:, None] & bits) > 0).view(-1, len(WIDTHS), OPTIONS // len(WIDTHS))
+
+    def pack(open_):
+        return (open_.flatten(1).long() * bits).sum(1)
+
+    def follow(masks, tone, kind):
+        return pack(follow_patterns(want, pattern_of, unpack(masks), tone.expand_as(masks), torch.full_like(masks, kind),
+                                    position[:len(masks)], line[:len(masks)]))
+
+    lines_and_positions = shape[1] * shape[2]            # the first rows of the grid: mask 0, every line and position
+    every_option = torch.full((lines_and_positions,), 2 ** OPTIONS - 1)
+    # a character keeps the options its tone fits whatever else is open: after_character is a mask to AND with
+    after_character = torch.stack([follow(every_option, torch.tensor(tone), CHARACTER)
+                                   for tone in range(len(TONE_CLASSES))]).view(len(TONE_CLASSES), *shape[1:])
+    return {"after_character": after_character,
+            "after_mark": follow(mask, torch.tensor(0), MARK).view(shape),
+            "after_start": follow(mask[:1], torch.tensor(0), START)[0],
+            "expected": expected_next(want, unpack(mask), position, line).view(shape)}
+
+
 class ProsodyInputs(nn.Module):
     def __init__(self, inputs, embed_size, tables, pad):
         """inputs: a subset of INPUTS; tables: prosody_tables(vocab) (or a checkpoint's copy); pad: the
@@ -95,9 +169,8 @@ class ProsodyInputs(nn.Module):
             self.rhyme_embedding = nn.Linear(n_groups, embed_size, bias=False)
         if "pattern" in self.inputs:
             self.expected_embedding = nn.Embedding(len(EXPECTED), embed_size)
-        want, pattern = pattern_tables()                 # derived from forms.py, so not saved with the weights
-        self.register_buffer("pattern_want", want, persistent=False)
-        self.register_buffer("pattern_of", pattern, persistent=False)
+            for name, table in pattern_automaton().items():    # derived from forms.py: not saved with the weights
+                self.register_buffer(f"pattern_{name}", table, persistent=False)
 
     def next_character_loss(self, scores, targets):
         """scores (N, 4 + G) for N target characters -> the summed cross entropy of their tone classes and of
@@ -113,51 +186,22 @@ class ProsodyInputs(nn.Module):
     def start(self, tokens):
         """The counters before the first character: position 0, line 0, nothing read, no rhyme, no pattern
         open (until <bos>)."""
-        counters = torch.zeros(1, tokens.shape[0], 4 + OPTIONS, dtype=torch.long, device=tokens.device)
+        counters = torch.zeros(1, tokens.shape[0], 5, dtype=torch.long, device=tokens.device)
         counters[..., PREVIOUS] = counters[..., RHYME] = self.pad
         return counters
 
-    def wants(self, position, line):
-        """What each option asks at (position, line), per row: (B, widths, 6)."""
-        return self.pattern_want[:, line.clamp(max=REGULATED_LINES), :, position.clamp(max=MAX_POSITION - 1)]
-
-    def follow_patterns(self, open_, token, kind, position, line):
-        """The options still open (B, widths, 6) after reading `token` at (position, line): a character
-        keeps those whose template its tone fits (a polyphone or an unknown character fits any), a mark
-        those whose line ends there and then opens the next line's options of their patterns, <bos> opens
-        the first line's."""
-        want, tone = self.wants(position, line), self.tone[token].view(-1, 1, 1)
-        any_tone = tone >= TONE_CLASSES.index("either")                      # a polyphone, or unknown
-        after_character = open_ & ((want == FREE) | ((want <= ZE_CODE) & (any_tone | (want == tone))))
-        ended = open_ & (want == LINE_END)
-        pattern_of = self.pattern_of.transpose(0, 1)                       # (lines + 1, widths, 6)
-        here, following = pattern_of[line.clamp(max=REGULATED_LINES)], pattern_of[(line + 1).clamp(max=REGULATED_LINES)]
-        patterns = torch.arange(len(PATTERNS), device=token.device)
-        alive = (ended[..., None] & (here[..., None] == patterns)).any(-2)  # (B, widths, patterns)
-        after_mark = alive.gather(-1, following.clamp(min=0)) & (following >= 0)
-        after_start = (pattern_of[0] >= 0).expand_as(open_)
-        kind = kind.view(-1, 1, 1)
-        return torch.where(kind == START, after_start, torch.where(kind == MARK, after_mark, after_character))
-
-    def expected(self, open_, position, line):
-        """The pattern input (B,), an index of EXPECTED, for the next character at (position, line)."""
-        want = self.wants(position, line)
-
-        def asked(*codes):
-            return (open_ & torch.isin(want, torch.tensor(codes, device=want.device))).flatten(1).any(1)
-
-        ping, ze, free = asked(PING_CODE), asked(ZE_CODE), asked(FREE, LINE_END)
-        expected = torch.full_like(position, EXPECTED.index("free"))
-        expected[ping & ~ze & ~free] = EXPECTED.index("平")
-        expected[ze & ~ping & ~free] = EXPECTED.index("仄")
-        expected[~open_.flatten(1).any(1)] = EXPECTED.index("none")
-        return expected
+    def still_open(self, open_, token, kind, place):
+        """The options open (B,), a bit mask, after reading `token` at `place` (pattern_place):
+        follow_patterns, looked up in pattern_automaton's tables."""
+        after_mark = self.pattern_after_mark.view(-1)[open_ * PLACES + place]
+        after_character = self.pattern_after_character.view(-1)[self.tone[token] * PLACES + place]
+        return torch.where(kind == START, self.pattern_after_start,
+                           torch.where(kind == MARK, after_mark, open_ & after_character))
 
     def forward(self, tokens, counters=None):
         """tokens (B, T) -> the sum of the chosen inputs' embeddings (B, T, E), the counters after them."""
         counters = self.start(tokens) if counters is None else counters
-        position, line, previous, rhyme = counters[0, :, :4].unbind(-1)
-        open_ = counters[0, :, 4:].bool().view(-1, len(WIDTHS), OPTIONS // len(WIDTHS))
+        position, line, previous, rhyme, open_ = counters[0].unbind(-1)
         places, rhymes, expected = [], [], []
         for token in tokens.unbind(1):                # one step of the counters per character read
             kind = self.kind[token]
@@ -167,11 +211,11 @@ class ProsodyInputs(nn.Module):
             places.append(torch.stack([position, line], -1))
             rhymes.append(rhyme)
             if "pattern" in self.inputs:
-                open_ = self.follow_patterns(open_, token, kind, position, line)
+                open_ = self.still_open(open_, token, kind, pattern_place(position, line))
             position, line = torch.where(kind == CHARACTER, position + 1, 0), line + mark.long()
             previous = token
             if "pattern" in self.inputs:
-                expected.append(self.expected(open_, position, line))
+                expected.append(self.pattern_expected.view(-1)[open_ * PLACES + pattern_place(position, line)])
         place, rhyme_so_far = torch.stack(places, 1), torch.stack(rhymes, 1)
         total = 0
         if "position" in self.inputs:
@@ -183,4 +227,4 @@ class ProsodyInputs(nn.Module):
             total = total + self.group_embedding(self.groups[tokens]) + self.rhyme_embedding(self.groups[rhyme_so_far])
         if "pattern" in self.inputs:
             total = total + self.expected_embedding(torch.stack(expected, 1))
-        return total, torch.cat([torch.stack([position, line, previous, rhyme], -1), open_.flatten(1).long()], -1)[None]
+        return total, torch.stack([position, line, previous, rhyme, open_], -1)[None]

@@ -32,8 +32,8 @@ PRESETS = {
     "seed-small": {"embed_size": 256, "hidden_size": 512, "batch_size": 16, "seq_len": 25},
     "seed-large": {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49},
     "cpu-fast-v1": CPU_FAST_V1,
-    "cpu-fast": {**CPU_FAST_V1, "dropout": 0.3, "precision": "auto", "prosody_inputs": ("position", "tones", "rhyme"),
-                 "prosody_loss": 0.5},
+    "cpu-fast": {**CPU_FAST_V1, "dropout": 0.3, "precision": "auto",
+                 "prosody_inputs": ("position", "tones", "rhyme", "pattern"), "prosody_loss": 0.5},
     # the bundled model's (issue 25): cpu-fast-v1 two layers deep with dropout, for a budget of hours, where
     # one layer without dropout overfits within 15 minutes; bf16 where the CPU has it
     "cpu-2h": {"embed_size": 512, "hidden_size": 512, "num_layers": 2, "dropout": 0.3, "batch_size": 64,
