@@ -21,9 +21,9 @@ ARGS = ["--corpus", POEMS, "--embed-size", "8", "--hidden-size", "12", "--batch-
 
 @pytest.mark.parametrize("preset", [
     # the default: adaptive softmax, cosine, subset validation, prosody inputs and loss; without its dropout,
-    # whose masks each process draws for its own rows, and in float32
+    # whose masks each process draws for its own rows, and in float32 (in bf16 the two differ by up to 2e-3
+    # after these 6 steps, against 1e-7: the halves of a batch round differently)
     ["--preset", "cpu-fast", "--warmup", "2", "--valid-subset", "5", "--dropout", "0", "--precision", "fp32"],
-    ["--preset", "cpu-fast", "--warmup", "2", "--valid-subset", "5", "--dropout", "0", "--precision", "bf16"],
     ["--preset", "seed-large", "--bucket"],                               # full softmax, length buckets
 ])
 def test_two_processes_equal_one_with_the_same_global_batch(preset, tmp_path, capsys):
@@ -52,11 +52,12 @@ def test_two_processes_equal_one_with_the_same_global_batch(preset, tmp_path, ca
 
 def test_sigterm_to_torchrun_then_resume_equals_an_uninterrupted_two_process_run(tmp_path):
     """torchrun forwards SIGTERM to its workers; they agree to stop, rank 0 saves, and a resumed run under
-    torchrun ends bitwise equal to one never interrupted."""
+    torchrun ends bitwise equal to one never interrupted: the default, dropout included, in bf16."""
     import signal
     import time
 
-    argv = ARGS + ["--epochs", "100", "--max-steps", "120", "--eval-every", "10", "--checkpoint-every", "1"]
+    argv = ARGS + ["--epochs", "100", "--max-steps", "120", "--eval-every", "10", "--checkpoint-every", "1",
+                   "--precision", "bf16"]
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "rnnlab", "train"]
     cut = tmp_path / "cut"
     proc = subprocess.Popen(launch + argv + ["--out", str(cut)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
