@@ -21,6 +21,8 @@ predict. The counters that need the past (position, line, the previous character
 ride in the recurrent state, so a poem read in one call and one character at a time gets the same
 inputs (tests/nn/test_prosody_inputs.py).
 """
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,6 +39,7 @@ WIDTHS, REGULATED_LINES = (5, 7), 8
 PING_CODE, ZE_CODE, FREE, LINE_END, NO_OPTION = range(5)   # what a template asks at a column (PING, ZE: forms')
 POSITION, LINE, PREVIOUS, RHYME, OPEN = range(5)    # the counters in the state, (1, B, 5)
 OPTIONS = len(WIDTHS) * 6                           # (width, template option) pairs: OPEN is a bit mask of them
+PLACES = (REGULATED_LINES + 1) * MAX_POSITION        # the (line, position) pairs of pattern_automaton's tables
 
 
 def prosody_tables(vocab, system="classical"):
@@ -110,18 +113,16 @@ def expected_next(want, open_, position, line):
     return expected
 
 
-PLACES = (REGULATED_LINES + 1) * MAX_POSITION        # the (line, position) pairs of the automaton's tables
-
-
 def pattern_place(position, line):
     """(line, position), each capped, as one index into the last two axes of pattern_automaton's tables."""
     return line.clamp(max=REGULATED_LINES) * MAX_POSITION + position.clamp(max=MAX_POSITION - 1)
 
 
+@lru_cache(maxsize=1)
 def pattern_automaton():
     """follow_patterns and expected_next run once over every state the counters can hold (the options open
     as a bit mask, the line, the position): the tables forward looks the pattern input up in, a few
-    lookups per character instead of some forty small operations.
+    lookups per character instead of some forty small operations (built once per process, in about a second).
     -> {after_character (tones, lines + 1, positions), after_mark (masks, lines + 1, positions),
         after_start (), expected (masks, lines + 1, positions)}: masks, and EXPECTED indices."""
     want, pattern_of = pattern_tables()
