@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rnnlab.bench import ENGINES, layer_step, lm_step, step_peak_mib
+from rnnlab.bench import ENGINES, layer_step, lm_step, peak_memory
 from rnnlab.cli import main
 
 
@@ -30,6 +30,8 @@ def test_every_step_runs(engine, make):
 
 
 def test_peak_memory_grows_with_the_batch():
-    small = step_peak_mib("layer", "manual", 64, 2, 49, 11)
-    large = step_peak_mib("layer", "manual", 64, 512, 49, 11)
-    assert large > small + 10
+    """Each point in a fresh process, as `rnnlab bench` measures it: in the test process the allocator may
+    hand a step memory that earlier tests freed, and its resident set need not grow at all."""
+    small, large = ("layer", "manual", 64, 2, 49, 11), ("layer", "manual", 64, 512, 49, 11)
+    peaks = peak_memory([small, large])
+    assert peaks[large] > peaks[small] + 10
