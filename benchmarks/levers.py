@@ -46,6 +46,8 @@ VARIANTS = {
     # the tone patterns' expectation of the next character as a fourth input (src/rnnlab/nn/prosody_inputs.py)
     "pattern-input": V1 + ["--precision", "bf16", "--dropout", "0.3", "--prosody-inputs", "position", "tones", "rhyme",
                            "pattern", "--prosody-loss", "0.5"],
+    "pattern-without-position": V1 + ["--precision", "bf16", "--dropout", "0.3", "--prosody-inputs", "tones", "rhyme",
+                                      "pattern", "--prosody-loss", "0.5"],
     # the model levers (item 3 of issue 23), each the default with one setting changed
     "hidden-768": ["--preset", "cpu-fast", "--hidden-size", "768"],
     "batch-32": ["--preset", "cpu-fast", "--batch-size", "32", "--lr", "3.5e-3"],
