@@ -118,16 +118,17 @@ def report(result):
             print(f"{start or '·'}: {poem}")
 
 
-def loaded(args, device, engine="torch", **kw):
-    """The checkpoint of --checkpoint on `device`, its LSTM computing in --precision (training/config.py's
-    resolve_precision: bf16 where asked, or where auto finds it native and the model can use it)."""
+def loaded(args, device, engine="torch", precision=None, **kw):
+    """The checkpoint of --checkpoint on `device`, its LSTM computing in `precision` (default --precision;
+    training/config.py's resolve_precision: bf16 where asked, or where auto finds it native and the model
+    can use it)."""
     import torch
 
     from rnnlab.checkpoint import load_checkpoint
     from rnnlab.training.config import resolve_precision
 
     ckpt = load_checkpoint(args.checkpoint, device=device, **kw)
-    if resolve_precision(args.precision, ckpt.model.config, engine, device) == "bf16":
+    if resolve_precision(precision or args.precision, ckpt.model.config, engine, device) == "bf16":
         ckpt.model.autocast_dtype = torch.bfloat16
     return ckpt
 
@@ -143,7 +144,8 @@ def cmd_eval(args):
     if args.float64 and args.precision == "bf16":
         raise RnnlabError("--float64 and --precision bf16 contradict each other; choose one")
     exact = args.float64 or args.engine == "numpy"
-    ckpt = loaded(args, device, "numpy" if exact else "torch", dtype=torch.float64 if exact else torch.float32)
+    ckpt = loaded(args, device, args.engine, precision="fp32" if args.float64 else None,
+                  dtype=torch.float64 if exact else torch.float32)
     if args.engine == "numpy" and (architecture(ckpt.model) != "lstm" or ckpt.model.config.softmax != "full"
                                    or ckpt.model.config.prosody_inputs):
         raise RnnlabError("the numpy engine evaluates the LSTM language model with a full softmax only, without "

@@ -79,12 +79,17 @@ def pattern_tables():
     return want, pattern
 
 
+def asked_at(want, position, line):
+    """What every option asks of the character at (position, line), each capped: (N, widths, 6)."""
+    return want[:, line.clamp(max=REGULATED_LINES), :, position.clamp(max=MAX_POSITION - 1)]
+
+
 def follow_patterns(want, pattern_of, open_, tone, kind, position, line):
     """The options still open (N, widths, 6) after reading a character of tone class `tone` and `kind` at
     (position, line): a character keeps those whose template its tone fits (a polyphone or an unknown
     character fits any), a mark those whose line ends there and then opens the next line's options of
     their patterns, <bos> opens the first line's."""
-    here_want = want[:, line.clamp(max=REGULATED_LINES), :, position.clamp(max=MAX_POSITION - 1)]   # (N, widths, 6)
+    here_want = asked_at(want, position, line)
     tone = tone.view(-1, 1, 1)
     any_tone = tone >= TONE_CLASSES.index("either")
     after_character = open_ & ((here_want == FREE) | ((here_want <= ZE_CODE) & (any_tone | (here_want == tone))))
@@ -100,7 +105,7 @@ def follow_patterns(want, pattern_of, open_, tone, kind, position, line):
 
 def expected_next(want, open_, position, line):
     """The pattern input (N,), an index of EXPECTED, for the next character at (position, line)."""
-    here_want = want[:, line.clamp(max=REGULATED_LINES), :, position.clamp(max=MAX_POSITION - 1)]
+    here_want = asked_at(want, position, line)
 
     def asked(*codes):
         return (open_ & torch.isin(here_want, torch.tensor(codes))).flatten(1).any(1)
