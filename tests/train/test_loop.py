@@ -85,6 +85,18 @@ def test_presets_follow_the_reference():
     assert cfg.model.hidden_size == 128 and cfg.data.seq_len == 49 and cfg.optim.betas == (0.5, 0.99)
 
 
+def test_the_bundled_models_recipes_keep_their_settings():
+    """cpu-2h-v1 made the first bundled model and stays as it was; cpu-2h, the second's, is the default's
+    inputs and loss, two layers deep and regularised for hours (MODEL_CARD.md names it)."""
+    assert PRESETS["cpu-2h-v1"] == {
+        "embed_size": 512, "hidden_size": 512, "num_layers": 2, "dropout": 0.3, "batch_size": 64, "seq_len": 49,
+        "softmax": "adaptive", "lr": 5e-3, "warmup": 20, "schedule": "cosine", "clip_norm": 1.0, "valid_subset": 1000,
+        "eval_every": 500, "patience": 5, "time_budget": 120.0, "precision": "auto"}
+    cfg = build_config("cpu-2h")
+    assert cfg.model.prosody_inputs == build_config("cpu-fast").model.prosody_inputs and cfg.model.prosody_loss == 0.5
+    assert (cfg.model.num_layers, cfg.model.dropout, cfg.model.wdrop, cfg.model.dropouti) == (2, 0.4, 0.2, 0.1)
+
+
 def test_the_first_default_preset_is_seed_large_trained_differently_on_the_same_data():
     """cpu-fast-v1 keeps seed-large's data (so the validation split is the same poems), its model shape and
     Adam's betas; it differs in the output layer, the learning rate and its schedule, and validation."""
