@@ -101,8 +101,8 @@ def measure():
 
 
 def card(run, against=None):
-    """Measure the bundled model and write its card (Markdown and meta.json); `against`, a 15-minute run of
-    the default (`rnnlab train`) on the same machine, is measured by the same command beside it."""
+    """Measure the bundled model and write its card (Markdown and meta.json); `against`, a run of the default
+    (`rnnlab train`) on the same machine, is measured by the same command beside it."""
     config = json.loads((Path(run) / "config.json").read_text(encoding="utf-8"))
     last = json.loads((Path(run) / "last" / "meta.json").read_text(encoding="utf-8"))     # where training ended
     best = json.loads((MODELS / NAME / "meta.json").read_text(encoding="utf-8"))
@@ -130,7 +130,8 @@ def card(run, against=None):
         "limits": LIMITS,
     }
     if against:
-        info["against"] = {"run": str(against), "command": "rnnlab train",
+        minutes = json.loads((Path(against) / "config.json").read_text(encoding="utf-8"))["train"]["time_budget"]
+        info["against"] = {"run": str(against), "command": "rnnlab train", "minutes": minutes,
                            "valid_ppl": rnnlab_json(*validation(against))["perplexity"]}
     update_meta(MODELS / NAME, card=info)
     atomic_write_text(MODELS / NAME / "MODEL_CARD.md", markdown(info))
@@ -204,11 +205,11 @@ def prosody(m):
 
 
 def compared(c):
-    """The card's sentence on the 15-minute default run it was measured against, if any."""
+    """The card's sentence on the default run it was measured against, if any."""
     if "against" not in c:
         return ""
     a = c["against"]
-    return (f" A 15-minute run of the default (`{a['command']}`) on the same machine: {a['valid_ppl']:.2f}, by the same"
+    return (f" A {a['minutes']:g}-minute run of the default (`{a['command']}`) on the same machine: {a['valid_ppl']:.2f}, by the same"
             f" command; the bundled model has {c['valid_ppl'] / a['valid_ppl']:.2f}x its perplexity.")
 
 
@@ -227,7 +228,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("action", choices=["export", "card", "reproduce"])
     p.add_argument("folder", type=Path, help="export, card: the training run; reproduce: the new run's folder")
-    p.add_argument("--against", type=Path, help="card: a 15-minute run of the default to measure beside it")
+    p.add_argument("--against", type=Path, help="card: a run of the default (`rnnlab train`) to measure beside it")
     a = p.parse_args()
     if a.action == "card":
         card(a.folder, a.against)

@@ -28,6 +28,7 @@ CPU_FAST_V1 = {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len
                "lr": 5e-3, "warmup": 20, "schedule": "cosine", "valid_subset": 1000, "eval_every": 200}
 CPU_FAST = {**CPU_FAST_V1, "dropout": 0.3, "precision": "auto",
             "prosody_inputs": ("position", "tones", "rhyme", "pattern"), "prosody_loss": 0.5}
+HOURS = {"num_layers": 2, "clip_norm": 1.0, "eval_every": 500, "patience": 5, "time_budget": 120.0}  # cpu-2h, -v1
 AWD = {"architecture": "awd", "optimizer": "ntasgd", "lr": 30.0, "clip_norm": 0.25, "weight_decay": 1.2e-6,
        "patience": 8, "seq_len": 400}
 PRESETS = {
@@ -38,10 +39,8 @@ PRESETS = {
     # the bundled model's (issue 25): cpu-fast two layers deep, regularised for a budget of hours (dropout 0.4,
     # DropConnect on the recurrent weights, locked dropout on the input), where cpu-fast's one layer with
     # dropout 0.3 stops improving after 4 epochs; cpu-2h-v1 made the first bundled model
-    "cpu-2h": {**CPU_FAST, "num_layers": 2, "dropout": 0.4, "wdrop": 0.2, "dropouti": 0.1, "clip_norm": 1.0,
-               "eval_every": 500, "patience": 5, "time_budget": 120.0},
-    "cpu-2h-v1": {**CPU_FAST_V1, "num_layers": 2, "dropout": 0.3, "clip_norm": 1.0, "eval_every": 500,
-                  "patience": 5, "time_budget": 120.0, "precision": "auto"},
+    "cpu-2h": {**CPU_FAST, **HOURS, "dropout": 0.4, "wdrop": 0.2, "dropouti": 0.1},
+    "cpu-2h-v1": {**CPU_FAST_V1, **HOURS, "dropout": 0.3, "precision": "auto"},
     "awd": {**AWD, "embed_size": 400, "hidden_size": 1150, "num_layers": 3, "batch_size": 80, "bptt": 70,
             "dropout": 0.4, "dropouth": 0.3, "dropouti": 0.65, "dropoute": 0.1, "wdrop": 0.5},
     "awd-small": {**AWD, "embed_size": 200, "hidden_size": 400, "num_layers": 3, "batch_size": 32, "bptt": 35,
