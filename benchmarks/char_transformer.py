@@ -46,9 +46,9 @@ class Block(nn.Module):
 
 
 class CharTransformer(nn.Module):
-    def __init__(self, vocab_size, d_model=256, n_layers=4, n_heads=4, max_len=64, dropout=0.1):
+    def __init__(self, vocab_size, d_model=256, n_layers=4, n_heads=4, max_len=64, dropout=0.1, autocast_dtype=None):
         super().__init__()
-        self.max_len = max_len
+        self.max_len, self.autocast_dtype = max_len, autocast_dtype
         self.tokens, self.positions = nn.Embedding(vocab_size, d_model), nn.Embedding(max_len, d_model)
         self.blocks = nn.ModuleList(Block(d_model, n_heads, dropout) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model)
@@ -63,11 +63,15 @@ class CharTransformer(nn.Module):
         T = tokens.shape[1]
         if T > self.max_len:
             raise ValueError(f"{T} tokens: this model reads at most {self.max_len}")
-        x = self.tokens(tokens) + self.positions(torch.arange(T, device=tokens.device))
-        x = F.dropout(x, self.dropout, self.training)
-        for block in self.blocks:
-            x = block(x)
-        return self.norm(x) @ self.tokens.weight.T
+        # bf16 as the LSTM takes it (--precision): the products in bf16, the weights and the logits float32
+        with torch.autocast(tokens.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                            enabled=self.autocast_dtype is not None):
+            x = self.tokens(tokens) + self.positions(torch.arange(T, device=tokens.device))
+            x = F.dropout(x, self.dropout, self.training)
+            for block in self.blocks:
+                x = block(x)
+            logits = self.norm(x) @ self.tokens.weight.T
+        return logits.float()
 
     def forward(self, tokens, state=None):
         """tokens (B, T) -> logits (B, T, V) of the next token, state: every token read, (1, B, T') (the
@@ -82,8 +86,8 @@ class CharTransformer(nn.Module):
         return loss, int((targets != ignore_index).sum()), state
 
 
-def train_peer(data, minutes, d_model=256, n_layers=4, n_heads=4, dropout=0.1, lr=3e-3, batch_size=64, warmup=100,
-               weight_decay=0.1, seed=0, on_step=None, max_steps=None):
+def train_peer(data, minutes, d_model, n_layers, n_heads, dropout, lr, batch_size, warmup=100, weight_decay=0.1, seed=0,
+               on_step=None, max_steps=None, precision="fp32"):
     """Train on data.train for `minutes` of wall time (or max_steps steps, with the cosine ending there);
     returns (model, {steps, tokens, seconds, horizon})."""
     torch.manual_seed(seed)
@@ -91,7 +95,8 @@ def train_peer(data, minutes, d_model=256, n_layers=4, n_heads=4, dropout=0.1, l
     # positions for the longest regulated poem (<bos> + 七律's 64 characters) even where training poems are cut
     # shorter (the default --seq-len 49): the LSTM, which has no positions, writes them all the same
     max_len = max(int(np.diff(data.train.offsets).max()), 1 + 64)
-    model = CharTransformer(len(data.vocab), d_model, n_layers, n_heads, max_len, dropout)
+    model = CharTransformer(len(data.vocab), d_model, n_layers, n_heads, max_len, dropout,
+                            torch.bfloat16 if precision == "bf16" else None)
     decay = [p for p in model.parameters() if p.dim() == 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0}],
@@ -117,7 +122,7 @@ def train_peer(data, minutes, d_model=256, n_layers=4, n_heads=4, dropout=0.1, l
             optimizer.step()
             step, tokens = step + 1, tokens + count
             if on_step:
-                on_step(model, step, time.perf_counter() - start)
+                on_step(model, step, tokens, time.perf_counter() - start)
     model.eval()
     return model, {"steps": step, "tokens": tokens, "seconds": time.perf_counter() - start, "horizon": horizon}
 
@@ -147,32 +152,68 @@ def unconstrained_rates(model, data, num=300, seed=0):
     return rates
 
 
+# the peer's settings (train_peer's keywords); the sweep below changes one or two of them at a time
+FIRST = {"d_model": 256, "n_layers": 4, "n_heads": 4, "dropout": 0.1, "lr": 3e-3, "batch_size": 64}
+SWEEP = {
+    "first": {},
+    "lr-1e-3": {"lr": 1e-3},
+    "dropout-0": {"dropout": 0.0},
+    "narrow-192x3": {"d_model": 192, "n_layers": 3},
+    "wide-384x4": {"d_model": 384, "n_heads": 6, "lr": 1.5e-3},
+    "batch-32": {"batch_size": 32, "lr": 2e-3},
+}
+PEER = FIRST               # the settings the benchmark trains: the sweep's best (set below once measured)
+SWEEP_POEMS = 2000          # the sweep ranks its settings on this many validation poems (seeded sample)
+
+
+def sweep(data, minutes, precision, seed, out):
+    """Each SWEEP setting trained for `minutes`, ranked by perplexity on a sample of the validation split;
+    writes OUT/sweep.json and returns its rows, best first."""
+    sample = data.valid.sample(SWEEP_POEMS, seed=0)
+    rows = []
+    for name, change in SWEEP.items():
+        settings = {**FIRST, **change}
+        model, stats = train_peer(data, minutes, **settings, seed=seed, precision=precision)
+        rows.append({"name": name, **settings, **stats, "valid_sample_ppl": poem_perplexity(model, sample, data.vocab.pad)})
+        print(f"{name}: {rows[-1]['valid_sample_ppl']:.2f} after {stats['steps']} steps", flush=True)
+    rows.sort(key=lambda r: r["valid_sample_ppl"])
+    (out / "sweep.json").write_text(json.dumps({"minutes": minutes, "precision": precision, "seed": seed,
+                                                "valid_poems": SWEEP_POEMS, "machine": describe(), "rows": rows}, indent=1))
+    return rows
+
+
 def main():
     from rnnlab.data.dataset import prepare
+    from rnnlab.device import pick_precision
     from rnnlab.training.config import DEFAULT_PRESET, build_config
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=15.0)
-    p.add_argument("--d-model", type=int, default=256)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--batch-size", type=int, default=64)
+    for key, value in FIRST.items():
+        p.add_argument("--" + key.replace("_", "-"), type=type(value), default=value)
+    p.add_argument("--precision", default="auto", help="auto, fp32 or bf16, as `rnnlab train --precision`")
+    p.add_argument("--sweep", action="store_true",
+                   help=f"train each of the SWEEP settings ({', '.join(SWEEP)}) for --minutes and rank them")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--corpus", default="tang")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
     cfg = build_config(DEFAULT_PRESET, corpus=a.corpus)             # the default run's data settings and split
     data = prepare(cfg.data, fetch_missing=a.corpus == "tang")
-    model, stats = train_peer(data, a.minutes, a.d_model, a.layers, a.heads, a.dropout, a.lr, a.batch_size, seed=a.seed)
+    precision = pick_precision(a.precision, "cpu")
+    a.out.mkdir(parents=True, exist_ok=True)
+    if a.sweep:
+        for r in sweep(data, a.minutes, precision, a.seed, a.out):
+            print(f"{r['name']:>14} {r['valid_sample_ppl']:8.2f} {r['steps']:6d} steps {r['tokens'] / r['seconds']:6.0f} tokens/s")
+        return
+    settings = {key: getattr(a, key) for key in FIRST}
+    model, stats = train_peer(data, a.minutes, **settings, seed=a.seed, precision=precision)
     stats["valid_ppl"] = poem_perplexity(model, data.valid, data.vocab.pad)
     stats["parameters"] = sum(p.numel() for p in model.parameters())
     stats["unconstrained"] = unconstrained_rates(model, data)
     stats["machine"] = describe()
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "transformer.json").write_text(json.dumps({**vars(a), "out": str(a.out), **stats}, indent=1,
-                                                       ensure_ascii=False))
+    (a.out / "transformer.json").write_text(json.dumps({**vars(a), "out": str(a.out), "precision": precision, **stats},
+                                                       indent=1, ensure_ascii=False))
     print(json.dumps(stats, ensure_ascii=False))
 
 

@@ -34,11 +34,23 @@ def test_a_position_sees_only_the_tokens_before_it():
     torch.testing.assert_close(torch.cat(step_by_step, 1), a, rtol=1e-5, atol=1e-5)
 
 
+def test_in_bf16_its_logits_stay_float32_and_near_the_float32_models():
+    torch.manual_seed(0)
+    model = CharTransformer(50, d_model=32, n_layers=2, n_heads=2, max_len=12, dropout=0.0).eval()
+    tokens = torch.randint(0, 50, (2, 10))
+    exact, _ = model(tokens)
+    model.autocast_dtype = torch.bfloat16
+    lowered, _ = model(tokens)
+    assert lowered.dtype == torch.float32
+    assert not torch.equal(lowered, exact)                  # the products did run in bf16
+    torch.testing.assert_close(lowered, exact, rtol=0, atol=0.05)
+
+
 def test_it_trains_and_writes_regulated_poems_through_rnnlabs_code(data):
     torch.manual_seed(0)
     untrained = CharTransformer(len(data.vocab), 32, 2, 2, 64, 0.0).eval()
-    model, stats = train_peer(data, minutes=10, d_model=32, n_layers=2, n_heads=2, dropout=0.0, batch_size=16, warmup=5,
-                              max_steps=80)
+    model, stats = train_peer(data, minutes=10, d_model=32, n_layers=2, n_heads=2, dropout=0.0, lr=3e-3, batch_size=16,
+                              warmup=5, max_steps=80)
     assert stats["steps"] == 80
     assert poem_perplexity(model, data.valid, data.vocab.pad) < 0.5 * poem_perplexity(untrained, data.valid, data.vocab.pad)
     poems = generate(model, data.vocab, "", form="wujue", num=3, seed=0)

@@ -35,6 +35,19 @@ def poems_file(tmp_path, poems):
     return f
 
 
+def test_without_leaves_out_the_sequences_that_share_a_line():
+    BOS, EOS, COMMA = 1, 2, 9                    # cuts: where a line ends
+    seen = Split.from_lists([[BOS, 3, 4, COMMA, 5, 6, COMMA, EOS]])
+    split = Split.from_lists([
+        [BOS, 5, 6, COMMA, 7, 8, COMMA, EOS],    # the seen poem's second line, here first: left out
+        [BOS, 3, 4, 5, COMMA, 6, COMMA, EOS],    # the same characters, other lines: kept
+        [BOS, 7, 8, COMMA, EOS],                 # nothing shared: kept
+        [BOS, 3, 4, COMMA, 5, 6, COMMA, EOS],    # the seen poem itself: left out
+    ])
+    assert [s.tolist() for s in split.without(seen, {BOS, EOS, COMMA})] == [split[1].tolist(), split[2].tolist()]
+    assert len(split.without(seen)) == 3         # no cuts: only the verbatim repeat goes
+
+
 def test_prepare_converts_cleans_encodes(tmp_path):
     poems = ["床前明月光，疑是地上霜。", "舉頭望明月，低頭思故鄉。", "短", "(注)床前明月光，疑是地上霜。"] * 5
     cfg = DataConfig(corpus=str(poems_file(tmp_path, poems)), seq_len=13, min_len=5, min_count=1)

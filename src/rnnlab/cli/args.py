@@ -241,7 +241,8 @@ def add_model_parsers(sub):
     ev.add_argument("--split", choices=["all", "train", "valid"], default="all",
                     help="valid/train: the split the checkpoint was trained with (default: %(default)s)")
     ev.add_argument("--unseen", action="store_true",
-                    help="leave out the sequences that are in the checkpoint's own training split, verbatim")
+                    help="leave out the sequences that share a line (text between two punctuation marks) with "
+                         "the checkpoint's own training split")
     ev.add_argument("--engine", choices=["torch", "numpy"], default="torch", help="which engine computes it (default: %(default)s)")
     ev.add_argument("--float64", action="store_true", help="compute in float64 (always so with --engine numpy)")
     ev.add_argument("--json", action="store_true", help="print JSON")

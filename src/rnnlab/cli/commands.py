@@ -160,10 +160,12 @@ def cmd_eval(args):
     split = data.split(args.split)
     seen = 0
     if args.unseen:
-        kept = split.without(ckpt.data().train)
+        from rnnlab.generate.forms import line_cuts
+        kept = split.without(ckpt.data().train, line_cuts(ckpt.vocab))
         split, seen = kept, len(split) - len(kept)
         if not len(split):
-            raise RnnlabError(f"--unseen: every sequence of {data.stats['corpus']} is in the checkpoint's training split")
+            raise RnnlabError(f"--unseen: every sequence of {data.stats['corpus']} shares a line with the checkpoint's "
+                              "training split")
     report = {"checkpoint": str(ckpt.path), "corpus": data.stats["corpus"], "split": args.split,
               "seen_in_training_left_out": seen, "sequences": len(split), "tokens": split.n_targets,
               "unknown": int((split.tokens == ckpt.vocab.unk).sum()),
@@ -175,7 +177,8 @@ def cmd_eval(args):
         print(f"perplexity {report['perplexity']:.2f} on {report['sequences']} sequences / {report['tokens']} tokens"
               f" of {report['corpus']} ({args.split}); {report['unknown']} unknown characters"
               + (" (bf16: approximate; --precision fp32 for the exact figure)" if report["precision"] == "bf16" else "")
-              + (f"; {seen} sequences of the checkpoint's training split left out" if args.unseen else ""))
+              + (f"; {seen} sequences that share a line with the checkpoint's training split left out" if args.unseen
+                 else ""))
 
 
 def cmd_generate(args):

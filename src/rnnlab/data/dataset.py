@@ -74,10 +74,23 @@ class Split:
         keep = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
         return Split.from_lists([self[i].tolist() for i in keep])
 
-    def without(self, other):
-        """The sequences of this split that do not occur verbatim in `other` (poems unseen in training)."""
-        seen = {other[i].tobytes() for i in range(len(other))}
-        return Split.from_lists([self[i].tolist() for i in range(len(self)) if self[i].tobytes() not in seen])
+    def without(self, other, cuts=()):
+        """The sequences of this split that share no line with `other`. A line is a run of tokens between two
+        of `cuts` (the ids of the marks that end a line, and of <bos> and <eos>); with no cuts, the whole
+        sequence. Famous poems recur in a corpus as variants, a character or a title changed, that a
+        verbatim test would let through."""
+        cuts = np.asarray(sorted(cuts), dtype=self.tokens.dtype)
+
+        def lines(seq):
+            is_cut = np.isin(seq, cuts)
+            if not is_cut.any():
+                return {seq.tobytes()}
+            edges = np.flatnonzero(is_cut)                      # each cut token becomes a piece of its own
+            pieces = np.split(seq, np.union1d(edges, edges + 1))
+            return {piece.tobytes() for piece in pieces if len(piece) and not np.isin(piece[0], cuts)}
+
+        seen = set().union(*(lines(other[i]) for i in range(len(other))))
+        return Split.from_lists([self[i].tolist() for i in range(len(self)) if not lines(self[i]) & seen])
 
     @property
     def n_targets(self):

@@ -70,6 +70,11 @@ def fits(tones, want):
     return want is None or not tones or want in tones
 
 
+def line_cuts(vocab):
+    """The ids after which a line of `vocab`'s text ends, <bos> and <eos> with them (Split.without's cuts)."""
+    return {vocab.bos, vocab.eos} | {i for i, ch in enumerate(vocab.itos) if ch in PUNCTUATION}
+
+
 def split_lines(poem):
     """Lines of a poem with their end marks: '床前明月光，疑是地上霜。' -> [('床前明月光', '，'), ...]."""
     return re.findall(r"([^，。？！；：、]+)([，。？！；：、]?)", poem)
