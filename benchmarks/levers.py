@@ -52,6 +52,8 @@ VARIANTS = {
     "hidden-768": ["--preset", "cpu-fast", "--hidden-size", "768"],
     "batch-32": ["--preset", "cpu-fast", "--batch-size", "32", "--lr", "3.5e-3"],
     "two-layers": ["--preset", "cpu-fast", "--num-layers", "2"],
+    # the form token (item 4): the poem's form predicted after <bos>, fed by eval-gen's --form
+    "form-token": ["--preset", "cpu-fast", "--form-token"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")

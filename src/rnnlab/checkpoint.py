@@ -77,7 +77,8 @@ class Checkpoint:
         if isinstance(texts_or_corpus, (str, Path)):
             sequences = self.data(texts_or_corpus).split(split)
         else:
-            sequences = Split.from_lists([[self.vocab.bos, *self.vocab.encode(t), self.vocab.eos] for t in texts_or_corpus])
+            from rnnlab.generate.forms import form_of
+            sequences = Split.from_lists([self.vocab.poem(t, form_of(t)) for t in texts_or_corpus])
         return poem_perplexity(self.model, sequences, self.vocab.pad)
 
 

@@ -147,9 +147,9 @@ def cmd_eval(args):
     ckpt = loaded(args, device, args.engine, precision="fp32" if args.float64 else None,
                   dtype=torch.float64 if exact else torch.float32)
     if args.engine == "numpy" and (architecture(ckpt.model) != "lstm" or ckpt.model.config.softmax != "full"
-                                   or ckpt.model.config.prosody_inputs):
+                                   or ckpt.model.config.prosody_inputs or ckpt.model.config.form_tokens):
         raise RnnlabError("the numpy engine evaluates the LSTM language model with a full softmax only, without "
-                          "prosody inputs; use --engine torch")
+                          "prosody inputs or form tokens; use --engine torch")
     data = ckpt.data(args.corpus, args.format)
     if args.engine == "numpy":
         from rnnlab.numpy.lm import LanguageModel, perplexity
@@ -167,7 +167,8 @@ def cmd_eval(args):
             raise RnnlabError(f"--unseen: every sequence of {data.stats['corpus']} shares a line with the checkpoint's "
                               "training split")
     report = {"checkpoint": str(ckpt.path), "corpus": data.stats["corpus"], "split": args.split,
-              "seen_in_training_left_out": seen, "sequences": len(split), "tokens": split.n_targets,
+              "seen_in_training_left_out": seen, "sequences": len(split),
+              "tokens": split.n_targets - len(split) * bool(ckpt.vocab.form_ids),     # a form token is no character
               "unknown": int((split.tokens == ckpt.vocab.unk).sum()),
               "engine": args.engine, "precision": "bf16" if getattr(model, "autocast_dtype", None) else "fp32",
               "perplexity": perplexity(model, split, ckpt.vocab.pad)}

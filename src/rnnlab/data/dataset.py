@@ -31,6 +31,9 @@ class DataConfig:
     min_count: int = option(3, "keep characters seen at least this often in the training split", bounds="positive_int")
     t2s: bool | None = option(None, "convert traditional to simplified characters", switch="toggle",
                               default_text="on for Chinese corpora")
+    form_token: bool = option(False, "begin each poem with a token of its form (free, 五绝, 七绝, 五律, 七律), the "
+                                     "first thing the model predicts after <bos>; generate --form feeds it",
+                              switch="on")
     valid_fraction: float = option(0.2, "share of sequences held out for validation", bounds="fraction")
     split_seed: int = option(0, "seed of the train/valid split")
 
@@ -139,12 +142,17 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
     train_idx, valid_idx = split_indices(len(kept), config.valid_fraction, config.split_seed)
     if len(train_idx) == 0:
         raise RnnlabError(f"{corpus.path}: too few sequences ({len(kept)}) for a train/valid split")
+    if config.form_token and corpus.format == "text":
+        raise RnnlabError(f"--form-token: {corpus.path} is running text, not poems")
+    forms = poem_forms(texts, config) if config.form_token else [None] * len(kept)
     if vocab is None:
-        vocab = Vocab.build((kept[i] for i in train_idx), config.min_count)
+        from rnnlab.generate.forms import FORM_NAMES
+        vocab = Vocab.build((kept[i] for i in train_idx), config.min_count, tuple(FORM_NAMES) if config.form_token else ())
+    if bool(vocab.form_ids) != config.form_token:
+        raise RnnlabError("--form-token: the vocabulary " + ("has no" if config.form_token else "has") + " form tokens")
 
     def encode(i):
-        ids = vocab.encode(kept[i])
-        return ids if corpus.format == "text" else [vocab.bos] + ids + [vocab.eos]
+        return vocab.encode(kept[i]) if corpus.format == "text" else vocab.poem(kept[i], forms[i])
 
     train = Split.from_lists([encode(i) for i in train_idx])
     valid = Split.from_lists([encode(i) for i in valid_idx])
@@ -158,6 +166,13 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
     if use_cache:
         _save_cache(key, result)
     return result
+
+
+def poem_forms(texts, config):
+    """The form (forms.form_of) of each poem that cleaning keeps, judged on the whole poem before the cut."""
+    from rnnlab.generate.forms import form_of
+    whole, _ = clean.clean_poems(texts, config.min_len, float("inf"))
+    return [form_of(poem) for poem in whole]
 
 
 def to_simplified(texts):

@@ -9,6 +9,8 @@ corpus, and how likely the model itself finds them.
     novel 4-grams  share of generated character 4-grams never seen in the training split
     log p / char   mean log-probability per character under the model (temperature 1, unconstrained)
 """
+import torch
+
 from rnnlab.data.dataset import Split
 from rnnlab.generate.forms import follows_tones, form_of, rhymes, split_lines
 from rnnlab.training.perplexity import poem_windows, summed_loss
@@ -19,10 +21,12 @@ def ngrams(lines, n):
 
 
 def mean_logprob(model, vocab, texts):
-    """Mean log p(character | earlier ones) over all characters of `texts` (the end token excluded)."""
+    """Mean log p(character | earlier ones) over all characters of `texts` (the end token excluded, and a
+    form token, --form-token: the characters given the poem's form)."""
     device = next(model.parameters()).device
-    split = Split.from_lists([[vocab.bos] + vocab.encode(t) + [vocab.eos] for t in texts])
-    windows = ((inputs, targets.masked_fill(targets == vocab.eos, vocab.pad))
+    split = Split.from_lists([vocab.poem(t, form_of(t)) for t in texts])
+    skipped = torch.tensor([vocab.eos, *vocab.form_ids.values()], device=device)
+    windows = ((inputs, targets.masked_fill(torch.isin(targets, skipped), vocab.pad))
                for inputs, targets in poem_windows(split, vocab.pad, device))
     total, count = summed_loss(model, windows, vocab.pad)
     return -total / max(count, 1)

@@ -28,17 +28,40 @@ def generate(model, vocab, start="", **options):
     was_training = model.training
     model.eval()
     try:
-        primer = [vocab.bos] + (vocab.encode(o.prefix) + [vocab.eos, vocab.bos] if o.prefix else [])
-        logits, state = model(torch.tensor([primer], device=device).repeat(rows, 1))
-        logits = logits[:, -1]
-        if o.strategy == "beam":
-            return _beam_search(model, vocab, constraints, logits, state, o.num, o.length_penalty)
         gen = torch.Generator(device=device)
         gen.manual_seed(o.seed if o.seed is not None else torch.seed())
+        logits, state = model(torch.tensor([opening_ids(vocab, o, None if o.form == "free" else o.form)],
+                                           device=device).repeat(rows, 1))
+        logits = logits[:, -1]
+        if vocab.form_ids and o.form == "free":
+            logits, state = model(choose_form(vocab, logits, o, gen)[:, None], state)
+            logits = logits[:, -1]
+        if o.strategy == "beam":
+            return _beam_search(model, vocab, constraints, logits, state, o.num, o.length_penalty)
         return _decode(model, vocab, constraints, logits, state, o.strategy, o.temperature, o.top_k, o.top_p,
                        o.repetition_penalty, gen)
     finally:
         model.train(was_training)
+
+
+def opening_ids(vocab, o, form):
+    """The ids read before a poem's first character: the prefix's poem, if any, and <bos>; with form tokens
+    (--form-token), then the token of `form` (None: the model chooses it, choose_form)."""
+    from rnnlab.generate.forms import form_of
+
+    ids = (vocab.poem(o.prefix, form_of(o.prefix)) if o.prefix else []) + [vocab.bos]
+    return ids + ([vocab.form_ids[form]] if vocab.form_ids and form is not None else [])
+
+
+def choose_form(vocab, logits, o, gen):
+    """A form token for each row in free mode: drawn from the model's own distribution over the form tokens
+    (at the temperature) when sampling, its most likely one for greedy and beam search (whose rows must
+    start alike)."""
+    ids = torch.tensor(list(vocab.form_ids.values()), device=logits.device)
+    scores = logits.float()[:, ids]
+    if o.strategy != "sample":
+        return ids[scores.argmax(-1)]
+    return ids[sample_categorical(torch.softmax(scores / o.temperature, dim=-1), gen)]
 
 
 def constrained_scores(logits, allowed, bonus):

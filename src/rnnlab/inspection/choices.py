@@ -17,7 +17,9 @@ import torch
 
 from rnnlab.errors import RnnlabError
 from rnnlab.generate.constraints import make_constraints
+from rnnlab.generate.forms import form_of
 from rnnlab.generate.options import GenerationOptions
+from rnnlab.generate.sampling import opening_ids
 
 TOP = 5
 
@@ -35,7 +37,7 @@ def choices(model, vocab, poem, **options):
     if not poem.startswith(o.start):
         raise RnnlabError(f"the poem does not begin with its start text {o.start!r}")
     device = next(model.parameters()).device
-    primer = [vocab.bos] + (vocab.encode(o.prefix) + [vocab.eos, vocab.bos] if o.prefix else [])
+    primer = opening_ids(vocab, o, (form_of(poem) or "free") if o.form == "free" else o.form)
     tokens = vocab.encode(poem) + [vocab.eos]
     was_training = model.training
     model.eval()

@@ -46,6 +46,9 @@ def inspect(ckpt, texts, out, engine="torch", seed=0, form="wujue"):
     unknown = sorted({ch for t in texts for ch in t if ch not in ckpt.vocab})
     if unknown:
         raise RnnlabError(f"characters outside the model's vocabulary: {''.join(unknown[:20])}")
+    if ckpt.vocab.form_ids:
+        raise RnnlabError("inspect reads a poem from <bos> on, and this model has form tokens (--form-token): "
+                          "not supported yet")
     model = ckpt.model.eval()
     trace = ENGINES[engine]
     encode = lambda text: [ckpt.vocab.bos] + ckpt.vocab.encode(text)  # noqa: E731

@@ -45,6 +45,7 @@ class ModelConfig:
                                   "class (AWD-LSTM: class-based softmax over frequency classes)",
                           choices=("full", "adaptive"), group="model")
     cutoffs: tuple = ()           # adaptive: where its clusters begin, in vocabulary ids; () = 10% and 40% in
+    form_tokens: int = 0          # --form-token: the vocabulary's last ids are the forms' tokens, from the data
 
     def __post_init__(self):
         for name in ("cutoffs", "prosody_inputs"):                    # lists when read back from JSON

@@ -125,12 +125,16 @@ class LanguageModel(nn.Module):
         return loss_sum + self.config.prosody_loss * extra, loss_sum, n
 
     def loss(self, h, targets, ignore_index):
-        """The summed cross entropy of the targets that are not `ignore_index` given the features h, and their count."""
+        """The summed cross entropy of the targets that are not `ignore_index` given the features h, and the
+        count of those that are characters: a form token's cost is in the sum, but the perplexity stays per
+        character, comparable with a model without form tokens."""
+        forms = int((targets >= self.config.vocab_size - self.config.form_tokens).sum()) if self.config.form_tokens else 0
         if self.config.softmax != "adaptive":
-            return sequence_loss(self.decoder(h), targets, ignore_index)
+            total, n = sequence_loss(self.decoder(h), targets, ignore_index)
+            return total, n - forms
         keep = targets.reshape(-1) != ignore_index
         picked = self.decoder(h.reshape(-1, h.shape[-1])[keep], targets.reshape(-1)[keep]).output
-        return -picked.sum(), int(keep.sum())
+        return -picked.sum(), int(keep.sum()) - forms
 
 
 @contextmanager

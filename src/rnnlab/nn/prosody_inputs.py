@@ -44,7 +44,7 @@ PLACES = (REGULATED_LINES + 1) * MAX_POSITION        # the (line, position) pair
 
 def prosody_tables(vocab, system="classical"):
     """{name: tensor} over the vocabulary's ids: tone class (V,), rhyme groups multi-hot (V, G) and kind (V,):
-    CHARACTER, MARK (a punctuation mark: the line ends) or START (<bos>: a poem begins)."""
+    CHARACTER, MARK (a punctuation mark: the line ends) or START (<bos> or a form token: a poem begins)."""
     from rnnlab.generate.forms import PUNCTUATION
     from rnnlab.generate.prosody import PING, ZE
     from rnnlab.generate.prosody import system as reading_system
@@ -58,7 +58,7 @@ def prosody_tables(vocab, system="classical"):
             tone[i] = 2 if len(tones) == 2 else {PING: 0, ZE: 1}[next(iter(tones))]
         groups[i, list(book.groups(ch))] = 1.0
     kind = torch.tensor([MARK if ch in PUNCTUATION else CHARACTER for ch in vocab.itos])
-    kind[vocab.bos] = START
+    kind[[vocab.bos, *vocab.form_ids.values()]] = START          # a form token (--form-token) opens the poem too
     return {"tone": tone, "groups": groups, "kind": kind}
 
 

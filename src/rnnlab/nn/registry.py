@@ -19,7 +19,7 @@ class Architecture:
     engines: dict             # engine name (--engine) -> its class in training/engines.py
     presets: str              # the --preset that chooses it, for messages
     stream: bool              # trains on the token stream in BPTT windows (training/config.py: StreamConfig)
-    sized: Callable = lambda config, vocab_size: replace(config, vocab_size=vocab_size)    # the config for the data
+    sized: Callable = lambda config, vocab: replace(config, vocab_size=len(vocab), form_tokens=len(vocab.form_ids))
     extra_arguments: Callable = lambda config, weights=None, counts=None, vocab=None: {}   # other constructor arguments
 
     @property
@@ -34,7 +34,7 @@ class Architecture:
         """A freshly initialised model (from torch's generator) for the vocabulary `vocab` (a Vocab)."""
         import numpy as np
 
-        config = self.sized(config, len(vocab))
+        config = self.sized(config, vocab)                 # the config for the data
         counts = np.bincount(train_tokens, minlength=len(vocab))
         return self.model_class()(config, **self.extra_arguments(config, counts=counts, vocab=vocab))
 
@@ -43,10 +43,10 @@ class Architecture:
         return self.model_class()(config, **self.extra_arguments(config, weights=weights))
 
 
-def awd_sized(config, vocab_size):
+def awd_sized(config, vocab):
     """The class softmax's classes default to the square root of the vocabulary (Goodman 2001)."""
-    n_classes = (config.n_classes or round(vocab_size ** 0.5)) if config.softmax == "class" else 0
-    return replace(config, vocab_size=vocab_size, n_classes=n_classes)
+    n_classes = (config.n_classes or round(len(vocab) ** 0.5)) if config.softmax == "class" else 0
+    return replace(config, vocab_size=len(vocab), n_classes=n_classes)
 
 
 def prosody_tables_of(config, weights=None, counts=None, vocab=None):

@@ -182,6 +182,8 @@ NEEDS = {
     "bucket": (lambda c: not architecture_of(c.model).stream, "poems as batches (the plain LSTM; AWD-LSTM reads a stream)"),
     "valid_subset": (lambda c: c.engine == "torch", "the torch engine"),
     "precision": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream, "the torch engine's plain LSTM"),
+    "form_token": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream,
+                   "the torch engine's plain LSTM (the AWD-LSTM reads a stream, the numpy engine counts every target)"),
 }
 
 

@@ -19,7 +19,7 @@ from rnnlab.nn.registry import ARCHITECTURES
 from rnnlab.training.config import DEFAULT_PRESET, PRESETS, section_fields
 
 SECTIONS = ("data", "model", "optim", "stream")
-FROM_THE_DATA = ("vocab_size",)                 # a trained run's model section has it; the data sets it again
+FROM_THE_DATA = ("vocab_size", "form_tokens")                 # a trained run's model section has it; the data sets it again
 
 
 def option_fields(arch):
