@@ -11,6 +11,9 @@ eval-gen measures score it exactly as they score an LSTM. It trains on the same 
 with AdamW, a linear warm-up and a cosine fitted to the time budget after 20 steps (as `rnnlab train`).
 
     python benchmarks/char_transformer.py --minutes 15 --out benchmarks/results/cpu-2core/transformer
+    python benchmarks/char_transformer.py --sweep --minutes 5 --out benchmarks/results/cpu-2core/transformer
+
+The first trains PEER, the settings the sweep (the second: every SWEEP setting, ranked) found best.
 """
 import argparse
 import json
@@ -161,24 +164,31 @@ SWEEP = {
     "narrow-192x3": {"d_model": 192, "n_layers": 3},
     "wide-384x4": {"d_model": 384, "n_heads": 6, "lr": 1.5e-3},
     "batch-32": {"batch_size": 32, "lr": 2e-3},
+    # added once narrow-192x3 led at the grid's edge: narrower still, and narrow with a larger step
+    "narrower-128x2": {"d_model": 128, "n_layers": 2},
+    "narrow-192x3-lr-6e-3": {"d_model": 192, "n_layers": 3, "lr": 6e-3},
 }
-PEER = FIRST               # the settings the benchmark trains: the sweep's best (set below once measured)
 SWEEP_POEMS = 2000          # the sweep ranks its settings on this many validation poems (seeded sample)
+# the settings time_to_quality.py trains: the sweep's best at 5 minutes on the 2-core AMD EPYC
+# (benchmarks/results/cpu-2core/transformer/sweep.json; docs/time-to-quality.md#the-transformer-peer)
+PEER = {**FIRST, **SWEEP["narrower-128x2"]}
 
 
-def sweep(data, minutes, precision, seed, out):
-    """Each SWEEP setting trained for `minutes`, ranked by perplexity on a sample of the validation split;
-    writes OUT/sweep.json and returns its rows, best first."""
+def sweep(data, names, minutes, precision, seed, out):
+    """The SWEEP settings `names` each trained for `minutes`, ranked by perplexity on a sample of the
+    validation split with the rows OUT/sweep.json already holds; writes it and returns its rows, best first."""
     sample = data.valid.sample(SWEEP_POEMS, seed=0)
-    rows = []
-    for name, change in SWEEP.items():
+    path = out / "sweep.json"
+    rows = [r for r in json.loads(path.read_text())["rows"] if r["name"] not in names] if path.exists() else []
+    for name in names:
+        change = SWEEP[name]
         settings = {**FIRST, **change}
         model, stats = train_peer(data, minutes, **settings, seed=seed, precision=precision)
         rows.append({"name": name, **settings, **stats, "valid_sample_ppl": poem_perplexity(model, sample, data.vocab.pad)})
         print(f"{name}: {rows[-1]['valid_sample_ppl']:.2f} after {stats['steps']} steps", flush=True)
     rows.sort(key=lambda r: r["valid_sample_ppl"])
-    (out / "sweep.json").write_text(json.dumps({"minutes": minutes, "precision": precision, "seed": seed,
-                                                "valid_poems": SWEEP_POEMS, "machine": describe(), "rows": rows}, indent=1))
+    path.write_text(json.dumps({"minutes": minutes, "precision": precision, "seed": seed, "valid_poems": SWEEP_POEMS,
+                                "machine": describe(), "rows": rows}, indent=1))
     return rows
 
 
@@ -189,11 +199,12 @@ def main():
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=15.0)
-    for key, value in FIRST.items():
+    for key, value in PEER.items():                                 # the swept settings unless told otherwise
         p.add_argument("--" + key.replace("_", "-"), type=type(value), default=value)
     p.add_argument("--precision", default="auto", help="auto, fp32 or bf16, as `rnnlab train --precision`")
-    p.add_argument("--sweep", action="store_true",
-                   help=f"train each of the SWEEP settings ({', '.join(SWEEP)}) for --minutes and rank them")
+    p.add_argument("--sweep", nargs="*", metavar="NAME", choices=list(SWEEP),
+                   help=f"train these SWEEP settings (none named: all of {', '.join(SWEEP)}) for --minutes each and "
+                        "rank them with those OUT/sweep.json holds")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--corpus", default="tang")
     p.add_argument("--out", type=Path, required=True)
@@ -202,11 +213,11 @@ def main():
     data = prepare(cfg.data, fetch_missing=a.corpus == "tang")
     precision = pick_precision(a.precision, "cpu")
     a.out.mkdir(parents=True, exist_ok=True)
-    if a.sweep:
-        for r in sweep(data, a.minutes, precision, a.seed, a.out):
+    if a.sweep is not None:
+        for r in sweep(data, a.sweep or list(SWEEP), a.minutes, precision, a.seed, a.out):
             print(f"{r['name']:>14} {r['valid_sample_ppl']:8.2f} {r['steps']:6d} steps {r['tokens'] / r['seconds']:6.0f} tokens/s")
         return
-    settings = {key: getattr(a, key) for key in FIRST}
+    settings = {key: getattr(a, key) for key in PEER}
     model, stats = train_peer(data, a.minutes, **settings, seed=a.seed, precision=precision)
     stats["valid_ppl"] = poem_perplexity(model, data.valid, data.vocab.pad)
     stats["parameters"] = sum(p.numel() for p in model.parameters())
