@@ -3,6 +3,7 @@ the other on one machine, then `rnnlab eval-gen` of 300 unconstrained poems of e
 
     python benchmarks/levers.py --out benchmarks/results/cpu-2core/levers run base pros ...
     python benchmarks/levers.py --out benchmarks/results/cpu-2core/levers table
+    python benchmarks/levers.py --out OUT adopt NAME RUN_DIR LOG     # a run trained elsewhere, scored the same way
 
 `run` trains the named variants (VARIANTS below) that OUT does not hold yet, each into OUT/NAME/run with its
 log in OUT/NAME/train.log and the four eval-gen results in OUT/NAME/evalgen-FORM.json; `table` reads
@@ -49,11 +50,14 @@ VARIANTS = {
     "pattern-without-position": V1 + ["--precision", "bf16", "--dropout", "0.3", "--prosody-inputs", "tones", "rhyme",
                                       "pattern", "--prosody-loss", "0.5"],
     # the model levers (item 3 of issue 23), each the default with one setting changed
-    "hidden-768": ["--preset", "cpu-fast", "--hidden-size", "768"],
-    "batch-32": ["--preset", "cpu-fast", "--batch-size", "32", "--lr", "3.5e-3"],
-    "two-layers": ["--preset", "cpu-fast", "--num-layers", "2"],
+    "hidden-768": ["--preset", "cpu-fast-v2", "--hidden-size", "768"],
+    "batch-32": ["--preset", "cpu-fast-v2", "--batch-size", "32", "--lr", "3.5e-3"],
+    "two-layers": ["--preset", "cpu-fast-v2", "--num-layers", "2"],
     # the form token (item 4): the poem's form predicted after <bos>, fed by eval-gen's --form
-    "form-token": ["--preset", "cpu-fast", "--form-token"],
+    "form-token": ["--preset", "cpu-fast-v2", "--form-token"],
+    # the default before the tied output vectors and the form token, and the default since
+    "cpu-fast-v2": ["--preset", "cpu-fast-v2"],
+    "cpu-fast": ["--preset", "cpu-fast"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")
@@ -69,6 +73,21 @@ def run(out, name, minutes, seed):
     with open(folder / "train.log", "w") as log:
         subprocess.run(["rnnlab", "train", *VARIANTS[name], "--time-budget", str(minutes), "--seed", str(seed),
                         "--no-progress", "--out", str(folder / "run")], stdout=log, stderr=subprocess.STDOUT, check=True)
+    score(folder, seed)
+
+
+def adopt(out, name, run_dir, log, seed):
+    """A run trained elsewhere (the README's first command, from a fresh clone) as a row: OUT/NAME/run links
+    to it, its log is copied, and it is scored as `run` scores a variant."""
+    folder = out / name
+    folder.mkdir(parents=True)
+    (folder / "run").symlink_to(Path(run_dir).resolve())
+    (folder / "train.log").write_text(Path(log).read_text())
+    score(folder, seed)
+
+
+def score(folder, seed):
+    """The standard perplexity and 300 unconstrained poems of each regulated form of the run in folder/run."""
     (folder / "standard.json").write_text(json.dumps(standard_perplexity(folder / "run")))
     for form in FORMS:
         result = subprocess.run(["rnnlab", "eval-gen", "--checkpoint", str(folder / "run"), "--form", form, "--num", "300",
@@ -139,11 +158,15 @@ def main():
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--minutes", type=float, default=15.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("action", choices=["run", "table"])
-    p.add_argument("names", nargs="*", help=f"the variants to run: {', '.join(VARIANTS)}")
+    p.add_argument("action", choices=["run", "adopt", "table"])
+    p.add_argument("names", nargs="*", help=f"run: the variants to run: {', '.join(VARIANTS)}; adopt: NAME RUN_DIR LOG")
     a = p.parse_args()
     unknown = [name for name in a.names if name not in VARIANTS]
-    if unknown:
+    if a.action == "adopt":
+        if len(a.names) != 3:
+            p.error("adopt takes NAME RUN_DIR LOG")
+        adopt(a.out, *a.names, a.seed)
+    elif unknown:
         p.error(f"unknown variant {unknown[0]}; choose from {', '.join(VARIANTS)}")
     if a.action == "run":
         for name in a.names:

@@ -11,6 +11,7 @@ import torch
 from rnnlab.checkpoint import build_model, load_checkpoint
 from rnnlab.cli import main
 from rnnlab.inspection.choices import choices
+from rnnlab.inspection.report import read
 from rnnlab.inspection.structure import (
     PROPERTIES,
     correlations,
@@ -110,13 +111,18 @@ def test_correlations_and_saturation_on_known_values():
 
 
 def test_choices_are_the_models_own_probabilities(tiny_run):
-    """exp(-mean log p) over the steps is the poem's perplexity; a greedy poem is the model's first choice
-    wherever no rule acted."""
+    """The steps' log p and the form token's (the default has --form-token; its cost is in a perplexity,
+    divided by the characters and the end) make the poem's perplexity; a greedy poem is the model's first
+    choice wherever no rule acted."""
     ckpt = tiny_run.checkpoint
     poem = ckpt.generate(form="wujue", strategy="greedy")[0]
     steps = choices(ckpt.model, ckpt.vocab, poem, form="wujue")
     assert len(steps) == len(poem) + 1 and steps[-1]["char"] == "<eos>"
-    assert np.exp(-np.mean([np.log(s["p"]) for s in steps])) == pytest.approx(ckpt.perplexity([poem]), rel=1e-5)
+    with torch.no_grad():
+        first, _ = ckpt.model.eval()(torch.tensor([[ckpt.vocab.bos]]))
+    form_logp = torch.log_softmax(first[0, 0].double(), -1)[ckpt.vocab.form_ids["wujue"]].item()
+    logp = sum(np.log(s["p"]) for s in steps) + form_logp
+    assert np.exp(-logp / len(steps)) == pytest.approx(ckpt.perplexity([poem]), rel=1e-5)
     free = [s for s in steps if not s["forced"] and not s["overruled"]]
     assert free and all(s["rank"] == 1 and s["top"][0] == (s["char"], pytest.approx(s["p"])) for s in free)
     assert [s["forced"] for s in steps if s["char"] in "，。"] == ["form"] * 4
@@ -128,6 +134,20 @@ def test_choices_name_the_rule_that_overruled_the_model(tiny_run):
     acted = {rule for poem in poems for s in choices(ckpt.model, ckpt.vocab, poem, form="wujue", rhyme="hard",
                                                       tones="hard") for rule in s["overruled"]}
     assert {"tones", "rhyme"} <= acted
+
+
+def test_a_model_with_form_tokens_is_read_as_it_was_trained_without_the_form_step(tiny_run):
+    """The default has --form-token: the trace reads <bos>, the poem's form token, the characters, and keeps
+    the steps of <bos> and the characters, each equal to the model's own output there."""
+    ckpt = tiny_run.checkpoint
+    assert ckpt.vocab.form_ids
+    ids = ckpt.vocab.poem(POEM, "wujue")[:-1]
+    assert ids[1] == ckpt.vocab.form_ids["wujue"]
+    for engine in ("torch", "numpy"):
+        trace = read(ckpt.model.eval(), ckpt.vocab, POEM, engine)
+        assert trace[-1]["h"].shape[0] == len(POEM) + 1
+        own = model_output(ckpt.model, ids)
+        np.testing.assert_allclose(trace[-1]["h"], np.delete(own, 1, axis=0), rtol=0, atol=1e-5)
 
 
 def test_inspect_writes_its_report_and_both_engines_agree(tiny_run, tmp_path, capsys):

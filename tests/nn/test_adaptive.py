@@ -17,7 +17,8 @@ V = 97
 
 def adaptive(dtype=torch.float64, seed=0, **kw):
     torch.manual_seed(seed)
-    return LanguageModel(ModelConfig(vocab_size=V, embed_size=6, hidden_size=32, softmax="adaptive", **kw)).to(dtype).eval()
+    return LanguageModel(ModelConfig(**{"vocab_size": V, "embed_size": 6, "hidden_size": 32, "softmax": "adaptive",
+                                        **kw})).to(dtype).eval()
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-12)])
@@ -53,3 +54,58 @@ def test_default_cutoffs_follow_the_vocabulary_and_bad_ones_are_refused():
 def test_each_architecture_and_engine_takes_its_own_softmaxes(options, match):
     with pytest.raises(RnnlabError, match=match):
         build_config(options.pop("preset", "seed-large"), **options)
+
+
+def tied(dtype=torch.float64, seed=0, **kw):
+    return adaptive(dtype, seed, tied=True, **{"embed_size": 32, **kw})
+
+
+def test_tied_rows_are_distributions_and_the_loss_is_their_cross_entropy():
+    m = tied(cutoffs=(5, 30))
+    inputs, targets = torch.randint(0, V, (4, 9)), torch.randint(1, V, (4, 9))
+    targets[1, 4:] = 0
+    logp, _ = m(inputs)
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(4, 9, dtype=torch.float64), atol=1e-12, rtol=0)
+    loss, n, _ = m.summed_loss(inputs, targets, 0)
+    explicit = F.nll_loss(logp.reshape(-1, V), targets.reshape(-1), ignore_index=0, reduction="sum")
+    assert n == 31 and loss.item() == pytest.approx(explicit.item(), rel=1e-12)
+
+
+def test_tied_log_probabilities_follow_the_two_level_formula_with_the_embedding_as_output_vectors():
+    """p(w) = p(its cluster | h) p(w | cluster, h), written out one character at a time with the embedding's
+    rows, the head's cluster scores and each cluster's projection (nn/adaptive_softmax.py's docstring)."""
+    m = tied(cutoffs=(5, 30))
+    with torch.no_grad():                       # away from their starting values (identity, zero bias)
+        for p in m.decoder.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    h = torch.randn(3, 32, dtype=torch.float64)
+    E, b, (U, d) = m.embedding.weight, m.decoder.bias, (m.decoder.cluster_scores.weight, m.decoder.cluster_scores.bias)
+    P = [p.weight for p in m.decoder.projections]
+    bounds = [0, 5, 30, V]
+    head = torch.cat([h @ E[:5].T + b[:5], h @ U.T + d], 1).exp()
+    head = head / head.sum(1, keepdim=True)
+    expected = torch.empty(3, V, dtype=torch.float64)
+    for w in range(V):
+        k = sum(w >= c for c in bounds[1:-1])
+        if k == 0:
+            expected[:, w] = head[:, w]
+        else:
+            scores = (h @ P[k - 1].T) @ E[bounds[k]:bounds[k + 1]].T + b[bounds[k]:bounds[k + 1]]
+            expected[:, w] = head[:, 5 + k - 1] * scores.exp()[:, w - bounds[k]] / scores.exp().sum(1)
+    got = m.adaptive_log_probs(h).exp()
+    assert torch.allclose(got, expected, rtol=1e-12, atol=0)
+    targets = torch.tensor([2, 17, 90])
+    assert torch.allclose(m.adaptive_log_probs(h, targets), got[torch.arange(3), targets].log(), rtol=1e-12, atol=0)
+    assert not any(p is E for p in m.decoder.parameters())              # stored once: the model's embedding
+
+
+def test_tied_with_a_smaller_embedding_projects_the_output_into_its_space():
+    m = tied(embed_size=8, cutoffs=(5, 30))
+    assert m.output_projection.weight.shape == (8, 32) and m.decoder.projections[0].weight.shape == (8, 8)
+    inputs, targets = torch.randint(0, V, (2, 5)), torch.randint(1, V, (2, 5))
+    logp, _ = m(inputs)
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(2, 5, dtype=torch.float64), atol=1e-12, rtol=0)
+    explicit = F.nll_loss(logp.reshape(-1, V), targets.reshape(-1), reduction="sum")
+    assert m.summed_loss(inputs, targets, 0)[0].item() == pytest.approx(explicit.item(), rel=1e-12)
+    with pytest.raises(RnnlabError, match="--tied is not used by this run: it needs the torch engine"):
+        build_config("seed-large", tied=True, engine="numpy")

@@ -86,14 +86,15 @@ def test_presets_follow_the_reference():
 
 
 def test_the_bundled_models_recipes_keep_their_settings():
-    """cpu-2h-v1 made the first bundled model and stays as it was; cpu-2h, the second's, is the default's
+    """cpu-2h-v1 made the first bundled model and stays as it was; cpu-2h, the second's, is cpu-fast-v2's
     inputs and loss, two layers deep and regularised for hours (MODEL_CARD.md names it)."""
     assert PRESETS["cpu-2h-v1"] == {
         "embed_size": 512, "hidden_size": 512, "num_layers": 2, "dropout": 0.3, "batch_size": 64, "seq_len": 49,
         "softmax": "adaptive", "lr": 5e-3, "warmup": 20, "schedule": "cosine", "clip_norm": 1.0, "valid_subset": 1000,
         "eval_every": 500, "patience": 5, "time_budget": 120.0, "precision": "auto"}
     cfg = build_config("cpu-2h")
-    assert cfg.model.prosody_inputs == build_config("cpu-fast").model.prosody_inputs and cfg.model.prosody_loss == 0.5
+    assert cfg.model.prosody_inputs == build_config("cpu-fast-v2").model.prosody_inputs and cfg.model.prosody_loss == 0.5
+    assert not cfg.model.tied and not cfg.data.form_token               # the recipe that made the bundled model
     assert (cfg.model.num_layers, cfg.model.dropout, cfg.model.wdrop, cfg.model.dropouti) == (2, 0.4, 0.2, 0.1)
 
 
@@ -108,14 +109,21 @@ def test_the_first_default_preset_is_seed_large_trained_differently_on_the_same_
     assert (first.model.softmax, first.schedule, first.valid_subset) == ("adaptive", "cosine", 1000)
 
 
-def test_the_default_preset_is_the_first_with_dropout_bf16_and_prosody():
+def test_cpu_fast_v2_is_the_first_with_dropout_bf16_and_prosody():
     """The same data and optimizer; the model has dropout and is told the prosody."""
-    default, first = build_config(), build_config("cpu-fast-v1")
-    assert default == build_config("cpu-fast") and default.optim == first.optim and default.data == first.data
-    assert replace(default.model, dropout=0.0, prosody_inputs=(), prosody_loss=0.0) == first.model
-    assert (default.model.dropout, default.model.prosody_inputs, default.model.prosody_loss) == (
+    second, first = build_config("cpu-fast-v2"), build_config("cpu-fast-v1")
+    assert second.optim == first.optim and second.data == first.data
+    assert replace(second.model, dropout=0.0, prosody_inputs=(), prosody_loss=0.0) == first.model
+    assert (second.model.dropout, second.model.prosody_inputs, second.model.prosody_loss) == (
         0.3, ("position", "tones", "rhyme", "pattern"), 0.5)
-    assert replace(default, data=first.data, model=first.model, precision="fp32") == first and default.precision == "auto"
+    assert replace(second, data=first.data, model=first.model, precision="fp32") == first and second.precision == "auto"
+
+
+def test_the_default_preset_is_cpu_fast_v2_with_tied_output_vectors_and_form_tokens():
+    default, second = build_config(), build_config("cpu-fast-v2")
+    assert default == build_config("cpu-fast") and default.optim == second.optim
+    assert default.data == replace(second.data, form_token=True) and default.model == replace(second.model, tied=True)
+    assert replace(default, data=second.data, model=second.model) == second
 
 
 def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):

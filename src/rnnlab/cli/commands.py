@@ -147,9 +147,10 @@ def cmd_eval(args):
     ckpt = loaded(args, device, args.engine, precision="fp32" if args.float64 else None,
                   dtype=torch.float64 if exact else torch.float32)
     if args.engine == "numpy" and (architecture(ckpt.model) != "lstm" or ckpt.model.config.softmax != "full"
-                                   or ckpt.model.config.prosody_inputs or ckpt.model.config.form_tokens):
+                                   or ckpt.model.config.prosody_inputs or ckpt.model.config.form_tokens
+                                   or ckpt.model.config.output_size() != ckpt.model.config.hidden_size):
         raise RnnlabError("the numpy engine evaluates the LSTM language model with a full softmax only, without "
-                          "prosody inputs or form tokens; use --engine torch")
+                          "prosody inputs, form tokens or an output projection; use --engine torch")
     data = ckpt.data(args.corpus, args.format)
     if args.engine == "numpy":
         from rnnlab.numpy.lm import LanguageModel, perplexity

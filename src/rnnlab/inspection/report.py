@@ -46,18 +46,13 @@ def inspect(ckpt, texts, out, engine="torch", seed=0, form="wujue"):
     unknown = sorted({ch for t in texts for ch in t if ch not in ckpt.vocab})
     if unknown:
         raise RnnlabError(f"characters outside the model's vocabulary: {''.join(unknown[:20])}")
-    if ckpt.vocab.form_ids:
-        raise RnnlabError("inspect reads a poem from <bos> on, and this model has form tokens (--form-token): "
-                          "not supported yet")
     model = ckpt.model.eval()
-    trace = ENGINES[engine]
-    encode = lambda text: [ckpt.vocab.bos] + ckpt.vocab.encode(text)  # noqa: E731
     rng = np.random.default_rng(seed)
     shuffled = [shuffle_within_lines(t, rng) for t in texts]
-    traces = [trace(model, encode(t)) for t in texts]
-    cells = structural_cells(traces, [trace(model, encode(t)) for t in shuffled], texts, shuffled, seed)
+    traces = [read(model, ckpt.vocab, t, engine) for t in texts]
+    cells = structural_cells(traces, [read(model, ckpt.vocab, t, engine) for t in shuffled], texts, shuffled, seed)
     untrained = untrained_like(model, ckpt.vocab, seed)
-    gates = {"trained": saturation(traces), "untrained": saturation([trace(untrained, encode(t)) for t in texts])}
+    gates = {"trained": saturation(traces), "untrained": saturation([read(untrained, ckpt.vocab, t, engine) for t in texts])}
     shown = next((i for i, t in enumerate(texts) if form_of(t)), 0)      # the heat map's: a regulated poem
     poem = ckpt.generate(form=form, rhyme="hard", tones="hard", seed=seed)[0]
     steps = choices(ckpt.model, ckpt.vocab, poem, form=form, rhyme="hard", tones="hard")
@@ -79,6 +74,16 @@ def inspect(ckpt, texts, out, engine="torch", seed=0, form="wujue"):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return figures
+
+
+def read(model, vocab, text, engine):
+    """The trace of `model` reading the poem as it was trained to: <bos>, its form's token (a model with
+    --form-token), the characters. The form token's step is left out, so that step t is still the one
+    after <bos> and t characters, as structure.py counts."""
+    ids = vocab.poem(text, form_of(text))[:-1]
+    opening = len(ids) - len(text)                               # <bos> and the form token, if any
+    return [{k: np.delete(v, range(1, opening), axis=0) for k, v in layer.items()}
+            for layer in ENGINES[engine](model, ids)]
 
 
 def summarize(gates):

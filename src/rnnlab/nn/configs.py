@@ -44,6 +44,9 @@ class ModelConfig:
                                   "characters in a head, the rest in smaller clusters, exact log-probabilities); "
                                   "class (AWD-LSTM: class-based softmax over frequency classes)",
                           choices=("full", "adaptive"), group="model")
+    tied: bool = option(False, "output vectors = the embedding's (Press & Wolf 2017); plain LSTM: its output is "
+                               "projected to --embed-size if that differs; AWD-LSTM: its last layer has --embed-size units",
+                        switch="toggle", group="model")
     cutoffs: tuple = ()           # adaptive: where its clusters begin, in vocabulary ids; () = 10% and 40% in
     form_tokens: int = 0          # --form-token: the vocabulary's last ids are the forms' tokens, from the data
 
@@ -53,6 +56,11 @@ class ModelConfig:
 
     def to_dict(self):
         return asdict(self)
+
+    def output_size(self):
+        """The size of the output vectors: the embedding's when tied (the LSTM's output is projected to it), else
+        the LSTM's."""
+        return self.embed_size if self.tied else self.hidden_size
 
     def adaptive_cutoffs(self):
         """The adaptive softmax's cluster boundaries: the vocabulary is sorted by frequency, so the head
@@ -72,8 +80,7 @@ class AWDConfig:
     dropouti: float = 0.65      # the help of these three is ModelConfig's
     dropoute: float = 0.1
     wdrop: float = 0.5
-    tied: bool = option(True, "decoder weight = embedding; the last layer then has --embed-size units",
-                        switch="toggle", group=AWD_SECTION)
+    tied: bool = True           # the help is ModelConfig's
     residual: bool = option(False, "add each layer's input to its output where the sizes agree", switch="toggle",
                             group=AWD_SECTION)
     softmax: str = option("full", choices=("full", "class"))      # the help is ModelConfig.softmax's

@@ -2,7 +2,8 @@
 
 Its regularisers are AWD-LSTM's modules (nn/regularize.py), all off by default: embedding dropout
 (dropoute) and locked dropout (dropouti) on the input, DropConnect on the recurrent weights (wdrop),
-dropout between layers and on the output (dropout). With `prosody_inputs` the embedding of each
+dropout between layers and on the output (dropout). With `tied` the output vectors are the embedding's
+(a full softmax's weight, or the adaptive softmax of adaptive_softmax.py). With `prosody_inputs` the embedding of each
 character read gets its prosody added (nn/prosody_inputs.py), and the state is (h, c, counters)."""
 from contextlib import contextmanager
 
@@ -11,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.errors import RnnlabError
+from rnnlab.nn.adaptive_softmax import TiedAdaptiveSoftmax
 from rnnlab.nn.cells import CELLS, make_lstm
 from rnnlab.nn.prosody_inputs import TONE_CLASSES, ProsodyInputs
 from rnnlab.nn.regularize import LockedDropout, drop_connect, embed_dropped
@@ -36,16 +38,21 @@ class LanguageModel(nn.Module):
             self.prosody_head = nn.Linear(config.hidden_size, len(TONE_CLASSES) + prosody_tables["groups"].shape[1])
         self.rnn = make_lstm(config.cell, config.embed_size, config.hidden_size, config.num_layers, config.dropout)
         self.recurrent_weights = [n for n, _ in self.rnn.named_parameters() if n.startswith("weight_hh")]
+        out_size = config.output_size()          # tied: the LSTM's output is projected to the embedding's size
+        self.output_projection = nn.Linear(config.hidden_size, out_size, bias=False) if out_size != config.hidden_size else None
         if config.softmax == "adaptive":
             cutoffs = list(config.adaptive_cutoffs())
             if not (0 < cutoffs[0] and all(a < b for a, b in zip(cutoffs, cutoffs[1:] + [config.vocab_size]))):
                 raise RnnlabError(f"adaptive softmax cutoffs {cutoffs} do not fit a vocabulary of {config.vocab_size}")
             # each cluster further from the head gets a projection 4x smaller (div_value, the paper's setting;
             # less below hidden size 16, so that the last cluster keeps at least one dimension)
-            div = min(4.0, config.hidden_size ** (1 / len(cutoffs)))
-            self.decoder = nn.AdaptiveLogSoftmaxWithLoss(config.hidden_size, config.vocab_size, cutoffs, div_value=div)
+            div = min(4.0, out_size ** (1 / len(cutoffs)))
+            self.decoder = (TiedAdaptiveSoftmax(out_size, config.vocab_size, cutoffs) if config.tied else
+                            nn.AdaptiveLogSoftmaxWithLoss(out_size, config.vocab_size, cutoffs, div_value=div))
         elif config.softmax == "full":
-            self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+            self.decoder = nn.Linear(out_size, config.vocab_size)
+            if config.tied:
+                self.decoder.weight = self.embedding.weight          # one tensor (Press & Wolf 2017)
         else:
             raise ValueError(f"unknown softmax {config.softmax!r}")
         self.reset_parameters()
@@ -61,6 +68,8 @@ class LanguageModel(nn.Module):
         for name, p in sorted(self.named_parameters()):
             if name == "embedding.weight" or name.startswith("prosody."):        # the prosody inputs' embeddings too
                 nn.init.normal_(p, 0.0, 0.1)
+            elif name.startswith("decoder.projections."):                          # tied clusters start as the head
+                nn.init.eye_(p)
             elif name.startswith("rnn."):
                 nn.init.uniform_(p, -H ** -0.5, H ** -0.5)
                 if self.config.init == "orthogonal" and "weight_hh" in name:
@@ -102,9 +111,21 @@ class LanguageModel(nn.Module):
     def forward(self, tokens, state=None):
         """tokens (B, T) -> logits (B, T, vocab) (the adaptive softmax: exact log-probabilities), final (h, c)."""
         h, state = self.features(tokens, state)
+        h = self.to_output(h)
         if self.config.softmax == "adaptive":
-            return self.decoder.log_prob(h.reshape(-1, h.shape[-1])).view(*h.shape[:2], -1), state
+            return self.adaptive_log_probs(h.reshape(-1, h.shape[-1])).view(*h.shape[:2], -1), state
         return self.decoder(h), state
+
+    def to_output(self, h):
+        """The LSTM's output in the output vectors' space (the embedding's, when tied and the sizes differ)."""
+        return h if self.output_projection is None else self.output_projection(h)
+
+    def adaptive_log_probs(self, h, targets=None):
+        """The adaptive softmax's exact log-probabilities: of every character (N, V), or of each target (N,)."""
+        if self.config.tied:
+            weight = self.embedding.weight
+            return self.decoder.log_prob(h, weight) if targets is None else self.decoder.target_log_prob(h, targets, weight)
+        return self.decoder.log_prob(h) if targets is None else self.decoder(h, targets).output
 
     def summed_loss(self, inputs, targets, ignore_index, state=None):
         """(summed cross entropy of the targets that are not ignore_index, their count, final state); the
@@ -129,11 +150,12 @@ class LanguageModel(nn.Module):
         count of those that are characters: a form token's cost is in the sum, but the perplexity stays per
         character, comparable with a model without form tokens."""
         forms = int((targets >= self.config.vocab_size - self.config.form_tokens).sum()) if self.config.form_tokens else 0
+        h = self.to_output(h)
         if self.config.softmax != "adaptive":
             total, n = sequence_loss(self.decoder(h), targets, ignore_index)
             return total, n - forms
         keep = targets.reshape(-1) != ignore_index
-        picked = self.decoder(h.reshape(-1, h.shape[-1])[keep], targets.reshape(-1)[keep]).output
+        picked = self.adaptive_log_probs(h.reshape(-1, h.shape[-1])[keep], targets.reshape(-1)[keep])
         return -picked.sum(), int(keep.sum()) - forms
 
 

@@ -19,15 +19,17 @@ from rnnlab.training.schedule import SCHEDULES
 # cpu-fast-v1: seed-large's data and model with an adaptive softmax (2.5x the tokens/s on a 2-core CPU),
 # 2.5x the learning rate after a short warm-up, decayed to zero when the time budget ends, and validation
 # on 1000 poems while training (the full split at the end); measured in benchmarks/time_to_quality.py.
-# cpu-fast adds dropout, bf16 where the CPU computes it, and the prosody inputs and loss (issue 23;
-# benchmarks/levers.py, docs/time-to-quality.md, docs/prosody-inputs.md).
+# cpu-fast-v2 adds dropout, bf16 where the CPU computes it, and the prosody inputs and loss (issue 23;
+# benchmarks/levers.py, docs/time-to-quality.md, docs/prosody-inputs.md); cpu-fast ties the output vectors
+# to the embedding (nn/adaptive_softmax.py) and begins each poem with its form's token.
 # awd follows Merity et al.'s PTB setting (3 layers 400/1150, batch 80, BPTT 70, NT-ASGD at lr 30,
 # clip 0.25) and is meant for a GPU; awd-small trains on a 2-core CPU in minutes. Their poems are
 # not cut (seq_len 400) since the stream has no padding, and early stopping waits longer than NT-ASGD.
 CPU_FAST_V1 = {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49, "softmax": "adaptive",
                "lr": 5e-3, "warmup": 20, "schedule": "cosine", "valid_subset": 1000, "eval_every": 200}
-CPU_FAST = {**CPU_FAST_V1, "dropout": 0.3, "precision": "auto",
-            "prosody_inputs": ("position", "tones", "rhyme", "pattern"), "prosody_loss": 0.5}
+CPU_FAST_V2 = {**CPU_FAST_V1, "dropout": 0.3, "precision": "auto",
+               "prosody_inputs": ("position", "tones", "rhyme", "pattern"), "prosody_loss": 0.5}
+CPU_FAST = {**CPU_FAST_V2, "tied": True, "form_token": True}
 HOURS = {"num_layers": 2, "clip_norm": 1.0, "eval_every": 500, "patience": 5, "time_budget": 120.0}  # cpu-2h, -v1
 AWD = {"architecture": "awd", "optimizer": "ntasgd", "lr": 30.0, "clip_norm": 0.25, "weight_decay": 1.2e-6,
        "patience": 8, "seq_len": 400}
@@ -35,11 +37,12 @@ PRESETS = {
     "seed-small": {"embed_size": 256, "hidden_size": 512, "batch_size": 16, "seq_len": 25},
     "seed-large": {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49},
     "cpu-fast-v1": CPU_FAST_V1,
+    "cpu-fast-v2": CPU_FAST_V2,
     "cpu-fast": CPU_FAST,
-    # the bundled model's (issue 25): cpu-fast two layers deep, regularised for a budget of hours (dropout 0.4,
+    # the bundled model's (issue 25): cpu-fast-v2 two layers deep, regularised for a budget of hours (dropout 0.4,
     # DropConnect on the recurrent weights, locked dropout on the input), where cpu-fast's one layer with
     # dropout 0.3 stops improving after 4 epochs; cpu-2h-v1 made the first bundled model
-    "cpu-2h": {**CPU_FAST, **HOURS, "dropout": 0.4, "wdrop": 0.2, "dropouti": 0.1},
+    "cpu-2h": {**CPU_FAST_V2, **HOURS, "dropout": 0.4, "wdrop": 0.2, "dropouti": 0.1},
     "cpu-2h-v1": {**CPU_FAST_V1, **HOURS, "dropout": 0.3, "precision": "auto"},
     "awd": {**AWD, "embed_size": 400, "hidden_size": 1150, "num_layers": 3, "batch_size": 80, "bptt": 70,
             "dropout": 0.4, "dropouth": 0.3, "dropouti": 0.65, "dropoute": 0.1, "wdrop": 0.5},
@@ -167,12 +170,12 @@ def takers(option):
 
 
 # The plain LSTM's options that only its torch model has: the regularisers and the prosody
-TORCH_ONLY = ("dropout", "dropouti", "dropoute", "wdrop", "prosody_inputs", "prosody_loss")
+TORCH_ONLY = ("dropout", "dropouti", "dropoute", "wdrop", "prosody_inputs", "prosody_loss", "tied")
 # What an option needs besides having a place in the run's config: (does this run use it?, what it needs)
 NEEDS = {
     "cell": (lambda c: c.engine == "torch", "the torch engine (the numpy engine has one LSTM)"),
     **{key: (lambda c, key=key: c.engine == "torch" or not getattr(c.model, key),
-             "the torch engine (the numpy engine has no dropout and reads characters only)") for key in TORCH_ONLY},
+             "the torch engine (the numpy engine has no dropout or tying and reads characters only)") for key in TORCH_ONLY},
     "optim_impl": (lambda c: c.engine == "torch", "the torch engine (the numpy engine has its own optimizers)"),
     **{key: (lambda c, key=key: c.optim.optimizer in takers(key), "--optimizer " + " or ".join(takers(key)))
        for key in ("momentum", "betas", "finetune")},
