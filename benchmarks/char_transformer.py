@@ -95,9 +95,10 @@ def train_peer(data, minutes, d_model, n_layers, n_heads, dropout, lr, batch_siz
     returns (model, {steps, tokens, seconds, horizon})."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    # positions for the longest regulated poem (<bos> + 七律's 64 characters) even where training poems are cut
-    # shorter (the default --seq-len 49): the LSTM, which has no positions, writes them all the same
-    max_len = max(int(np.diff(data.train.offsets).max()), 1 + 64)
+    # positions for the longest regulated poem (<bos>, its form token where the data has them, 七律's 64
+    # characters) even where training poems are cut shorter (the default --seq-len 49): the LSTM, which has no
+    # positions, writes them all the same
+    max_len = max(int(np.diff(data.train.offsets).max()), 1 + bool(data.vocab.form_ids) + 64)
     model = CharTransformer(len(data.vocab), d_model, n_layers, n_heads, max_len, dropout,
                             torch.bfloat16 if precision == "bf16" else None)
     decay = [p for p in model.parameters() if p.dim() == 2]

@@ -58,6 +58,9 @@ VARIANTS = {
     # the default before the tied output vectors and the form token, and the default since
     "cpu-fast-v2": ["--preset", "cpu-fast-v2"],
     "cpu-fast": ["--preset", "cpu-fast"],
+    # the levers of the default since (tied output vectors, form token): more dropout, Adam's usual first beta
+    "dropout-0.4": ["--preset", "cpu-fast", "--dropout", "0.4"],
+    "betas-0.9": ["--preset", "cpu-fast", "--betas", "0.9", "0.99"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")

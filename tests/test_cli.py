@@ -154,8 +154,9 @@ def test_eval_gives_the_same_perplexity_in_both_engines(capsys, tiny_full_run):
 
 
 def test_eval_of_the_default_model_equals_a_direct_computation(capsys, tiny_run):
-    """`rnnlab eval` of the default preset's checkpoint (adaptive softmax) = exp of the mean -log p of every
-    target, each poem fed alone through forward(), which gives the full distribution."""
+    """`rnnlab eval` of the default preset's checkpoint (adaptive softmax, form tokens) = exp of the summed
+    -log p of every target over the characters and ends (the form token's cost counts, the token does not),
+    each poem fed alone through forward(), which gives the full distribution."""
     import math
 
     import torch
@@ -175,7 +176,8 @@ def test_eval_of_the_default_model_equals_a_direct_computation(capsys, tiny_run)
             seq = torch.as_tensor(valid[i], dtype=torch.long)
             logp, _ = ckpt.model.eval()(seq[None, :-1])
             total -= logp[0].gather(1, seq[1:, None]).sum().item()
-            count += len(seq) - 1
+            count += len(seq) - 2                              # less <bos> and the form token
+    assert ckpt.vocab.form_ids
     assert json.loads(out)["perplexity"] == pytest.approx(math.exp(total / count), rel=1e-10)
 
 

@@ -134,8 +134,26 @@ def test_every_downstream_command_takes_a_model_with_form_tokens(tagged_run, cap
 
 
 def test_it_is_refused_in_one_line_where_it_cannot_be_read(capsys, tmp_path):
-    for argv, why in ((["--preset", "awd-small"], "plain LSTM"), (["--engine", "numpy", "--preset", "seed-small"], "plain LSTM"),
-                      (["--corpus", ENGLISH], "running text")):
+    for argv, why in ((["--preset", "awd-small"], "plain LSTM"), (["--engine", "numpy", "--preset", "seed-small"], "plain LSTM")):
         code, out, err = run(capsys, "train", "--corpus", POEMS, *TINY, "--max-steps", "1", "--form-token", *argv,
                              "--out", tmp_path / "x")
         assert code == 2 and why in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_running_text_has_no_poems_and_so_no_form_tokens_and_init_from_follows_its_checkpoint(capsys, tmp_path):
+    """The default has --form-token: on running text it trains without (config.json says so); --init-from keeps
+    the checkpoint's vocabulary, with or without form tokens, unless --form-token asks otherwise."""
+    import json
+    code, out, err = run(capsys, "train", "--corpus", ENGLISH, *TINY, "--max-steps", "1", "--out", tmp_path / "en")
+    assert code == 0, err
+    assert json.loads((tmp_path / "en" / "config.json").read_text())["train"]["data"]["form_token"] is False
+    plain = tmp_path / "plain"
+    code, out, err = run(capsys, "train", "--corpus", POEMS, *TINY, "--max-steps", "1", "--no-form-token", "--out", plain)
+    assert code == 0, err
+    code, out, err = run(capsys, "train", "--corpus", POEMS, "--init-from", plain, "--max-steps", "1", "--time-budget", "0",
+                         "--no-progress", "--out", tmp_path / "again")
+    assert code == 0, err
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["train"]["data"]["form_token"] is False
+    code, out, err = run(capsys, "train", "--corpus", POEMS, "--init-from", plain, "--form-token", "--max-steps", "1",
+                         "--out", tmp_path / "third")
+    assert code == 2 and "the vocabulary has no form tokens" in err and not (tmp_path / "third").exists(), err

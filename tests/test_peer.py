@@ -62,7 +62,7 @@ def test_its_unconstrained_rhyme_and_tones_are_the_rulers(data):
 
     from rnnlab.generate.forms import follows_tones, rhymes
     torch.manual_seed(0)
-    model = CharTransformer(len(data.vocab), 16, 1, 2, 65, 0.0).eval()
+    model = CharTransformer(len(data.vocab), 16, 1, 2, 66, 0.0).eval()         # <bos>, the form token, a 七律
     rates = unconstrained_rates(model, data, num=8)
     assert set(rates) == {"wujue", "qijue", "wulv", "qilv"}
     poems = generate(model, data.vocab, "", form="qijue", num=8, temperature=0.8, seed=0)

@@ -109,3 +109,24 @@ def test_tied_with_a_smaller_embedding_projects_the_output_into_its_space():
     assert m.summed_loss(inputs, targets, 0)[0].item() == pytest.approx(explicit.item(), rel=1e-12)
     with pytest.raises(RnnlabError, match="--tied is not used by this run: it needs the torch engine"):
         build_config("seed-large", tied=True, engine="numpy")
+
+
+def test_a_tied_run_trains_saves_and_loads_with_one_embedding(capsys, tmp_path):
+    """`rnnlab train --tied` (the default's adaptive softmax): the checkpoint rebuilds the same model, whose
+    output vectors are its embedding, and `eval` scores it."""
+    import json
+
+    from rnnlab.checkpoint import load_checkpoint
+    from rnnlab.nn.adaptive_softmax import TiedAdaptiveSoftmax
+    from tests.conftest import POEMS
+    from tests.test_cli import TINY, run
+
+    code, out, err = run(capsys, "train", "--corpus", POEMS, *TINY, "--tied", "--max-steps", "3", "--out", tmp_path / "r")
+    assert code == 0, err
+    ckpt = load_checkpoint(tmp_path / "r", dtype=torch.float64)
+    assert isinstance(ckpt.model.decoder, TiedAdaptiveSoftmax) and ckpt.model.config.tied
+    assert ckpt.model.output_projection.weight.shape == (8, 12)                      # TINY: embedding 8, hidden 12
+    code, out, err = run(capsys, "eval", "--checkpoint", tmp_path / "r", "--corpus", POEMS, "--split", "valid",
+                         "--float64", "--json")
+    assert code == 0, err
+    assert json.loads(out)["perplexity"] == pytest.approx(ckpt.perplexity(POEMS, "valid"), rel=1e-10)

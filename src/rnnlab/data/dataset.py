@@ -32,8 +32,8 @@ class DataConfig:
     t2s: bool | None = option(None, "convert traditional to simplified characters", switch="toggle",
                               default_text="on for Chinese corpora")
     form_token: bool = option(False, "begin each poem with a token of its form (free, 五绝, 七绝, 五律, 七律), the "
-                                     "first thing the model predicts after <bos>; generate --form feeds it",
-                              switch="on")
+                                     "first thing the model predicts after <bos>; generate --form feeds it; running "
+                                     "text has no poems and gets none", switch="toggle")
     valid_fraction: float = option(0.2, "share of sequences held out for validation", bounds="fraction")
     split_seed: int = option(0, "seed of the train/valid split")
 
@@ -142,14 +142,13 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
     train_idx, valid_idx = split_indices(len(kept), config.valid_fraction, config.split_seed)
     if len(train_idx) == 0:
         raise RnnlabError(f"{corpus.path}: too few sequences ({len(kept)}) for a train/valid split")
-    if config.form_token and corpus.format == "text":
-        raise RnnlabError(f"--form-token: {corpus.path} is running text, not poems")
-    forms = poem_forms(texts, config) if config.form_token else [None] * len(kept)
+    form_token = config.form_token and corpus.format != "text"       # running text has no poems, so no forms
+    forms = poem_forms(texts, config) if form_token else [None] * len(kept)
     if vocab is None:
         from rnnlab.generate.forms import FORM_NAMES
-        vocab = Vocab.build((kept[i] for i in train_idx), config.min_count, tuple(FORM_NAMES) if config.form_token else ())
-    if bool(vocab.form_ids) != config.form_token:
-        raise RnnlabError("--form-token: the vocabulary " + ("has no" if config.form_token else "has") + " form tokens")
+        vocab = Vocab.build((kept[i] for i in train_idx), config.min_count, tuple(FORM_NAMES) if form_token else ())
+    if bool(vocab.form_ids) != form_token:
+        raise RnnlabError("--form-token: the vocabulary " + ("has no" if form_token else "has") + " form tokens")
 
     def encode(i):
         return vocab.encode(kept[i]) if corpus.format == "text" else vocab.poem(kept[i], forms[i])

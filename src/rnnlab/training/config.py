@@ -20,8 +20,8 @@ from rnnlab.training.schedule import SCHEDULES
 # 2.5x the learning rate after a short warm-up, decayed to zero when the time budget ends, and validation
 # on 1000 poems while training (the full split at the end); measured in benchmarks/time_to_quality.py.
 # cpu-fast-v2 adds dropout, bf16 where the CPU computes it, and the prosody inputs and loss (issue 23;
-# benchmarks/levers.py, docs/time-to-quality.md, docs/prosody-inputs.md); cpu-fast ties the output vectors
-# to the embedding (nn/adaptive_softmax.py) and begins each poem with its form's token.
+# benchmarks/levers.py, docs/time-to-quality.md, docs/prosody-inputs.md); cpu-fast begins each poem with its
+# form's token, which teaches the tones (docs/prosody-inputs.md#the-form-token).
 # awd follows Merity et al.'s PTB setting (3 layers 400/1150, batch 80, BPTT 70, NT-ASGD at lr 30,
 # clip 0.25) and is meant for a GPU; awd-small trains on a 2-core CPU in minutes. Their poems are
 # not cut (seq_len 400) since the stream has no padding, and early stopping waits longer than NT-ASGD.
@@ -29,7 +29,7 @@ CPU_FAST_V1 = {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len
                "lr": 5e-3, "warmup": 20, "schedule": "cosine", "valid_subset": 1000, "eval_every": 200}
 CPU_FAST_V2 = {**CPU_FAST_V1, "dropout": 0.3, "precision": "auto",
                "prosody_inputs": ("position", "tones", "rhyme", "pattern"), "prosody_loss": 0.5}
-CPU_FAST = {**CPU_FAST_V2, "tied": True, "form_token": True}
+CPU_FAST = {**CPU_FAST_V2, "form_token": True}
 HOURS = {"num_layers": 2, "clip_norm": 1.0, "eval_every": 500, "patience": 5, "time_budget": 120.0}  # cpu-2h, -v1
 AWD = {"architecture": "awd", "optimizer": "ntasgd", "lr": 30.0, "clip_norm": 0.25, "weight_decay": 1.2e-6,
        "patience": 8, "seq_len": 400}
@@ -222,6 +222,8 @@ def build_config(preset=DEFAULT_PRESET, init_from=None, **options):
         if changed:
             raise RnnlabError(f"{flag(changed[0])}: the model comes from --init-from's checkpoint; drop it")
         model = replace(init_from, **{k: v for k, v in routed["model"].items() if k == "cell"})
+        if "form_token" not in given:                         # the vocabulary is the checkpoint's, with or without
+            routed["data"]["form_token"] = bool(getattr(init_from, "form_tokens", 0))
     else:
         model = arch.config(**routed["model"])
     cfg = TrainConfig(data=DataConfig(**routed["data"]), model=model, optim=OptimConfig(**routed["optim"]),

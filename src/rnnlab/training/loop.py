@@ -109,7 +109,8 @@ class Run:
         """A new run: the model from init_from's weights or from the seed; config, vocabulary and state written."""
         torch.manual_seed(cfg.seed)
         model = start_model(cfg, data, init_from)
-        cfg = replace(cfg, model=model.config, precision=run_precision(cfg, device))     # as config.json says
+        cfg = replace(cfg, model=model.config, precision=run_precision(cfg, device),     # as config.json says
+                      data=replace(cfg.data, form_token=bool(data.vocab.form_ids)))     # none in running text
         engine = make_engine(cfg, model, device, data.vocab, dist)        # refuses what it cannot do, first
         if dist.is_main:
             Path(run_dir).mkdir(parents=True, exist_ok=True)
