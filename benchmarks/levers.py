@@ -55,12 +55,15 @@ VARIANTS = {
     "two-layers": ["--preset", "cpu-fast-v2", "--num-layers", "2"],
     # the form token (item 4): the poem's form predicted after <bos>, fed by eval-gen's --form
     "form-token": ["--preset", "cpu-fast-v2", "--form-token"],
-    # the default before the tied output vectors and the form token, and the default since
+    # the default before the form token, and the default since; with the output vectors tied to the embedding
     "cpu-fast-v2": ["--preset", "cpu-fast-v2"],
     "cpu-fast": ["--preset", "cpu-fast"],
-    # the levers of the default since (tied output vectors, form token): more dropout, Adam's usual first beta
+    "form-token-tied": ["--preset", "cpu-fast-v2", "--form-token", "--tied"],
+    # levers of the default since: more dropout, Adam's usual first beta
     "dropout-0.4": ["--preset", "cpu-fast", "--dropout", "0.4"],
     "betas-0.9": ["--preset", "cpu-fast", "--betas", "0.9", "0.99"],
+    # a poem cut at 48 characters without the <eos> the cut put there: 七律 no longer end after line 6
+    "no-cut-end": ["--preset", "cpu-fast", "--no-cut-end"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")
@@ -110,8 +113,8 @@ def standard_perplexity(run_dir):
     from rnnlab.training.perplexity import poem_perplexity
 
     ckpt = load_checkpoint(run_dir)
-    cut = prepare(replace(ckpt.data_config, seq_len=STANDARD_SEQ_LEN), vocab=ckpt.vocab).valid
-    whole = prepare(replace(ckpt.data_config, seq_len=10**6), vocab=ckpt.vocab).valid
+    cut = prepare(replace(ckpt.data_config, seq_len=STANDARD_SEQ_LEN, cut_end=True), vocab=ckpt.vocab).valid
+    whole = prepare(replace(ckpt.data_config, seq_len=10**6, cut_end=True), vocab=ckpt.vocab).valid
     was_cut = [len(whole[i]) > len(cut[i]) for i in range(len(cut))]
     without_cut_end_marks = Split.from_lists([cut[i][:-1] if was_cut[i] else cut[i] for i in range(len(cut))])
     return {"valid_ppl": poem_perplexity(ckpt.model, cut, ckpt.vocab.pad),

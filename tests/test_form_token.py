@@ -157,3 +157,22 @@ def test_running_text_has_no_poems_and_so_no_form_tokens_and_init_from_follows_i
     code, out, err = run(capsys, "train", "--corpus", POEMS, "--init-from", plain, "--form-token", "--max-steps", "1",
                          "--out", tmp_path / "third")
     assert code == 2 and "the vocabulary has no form tokens" in err and not (tmp_path / "third").exists(), err
+
+
+def test_with_no_cut_end_a_cut_poem_has_no_end_mark_and_a_whole_one_keeps_it():
+    """The default cut at 48 characters ends a 七律 after line 6 with <eos>, and a model learns to stop
+    there; --no-cut-end leaves that <eos> out, and only there (which poems were cut: the same data uncut)."""
+    marked = prepare(DataConfig(corpus=POEMS, form_token=True))
+    unmarked = prepare(DataConfig(corpus=POEMS, form_token=True, cut_end=False))
+    uncut = prepare(DataConfig(corpus=POEMS, form_token=True, seq_len=10**6), vocab=marked.vocab)
+    assert marked.vocab.itos == unmarked.vocab.itos
+    was_cut = 0
+    for i in range(len(marked.train)):
+        a, b, whole = marked.train[i].tolist(), unmarked.train[i].tolist(), uncut.train[i].tolist()
+        assert a[-1] == marked.vocab.eos and a[:-1] == whole[:len(a) - 1]
+        if len(whole) > len(a):
+            was_cut += 1
+            assert b == a[:-1]
+        else:
+            assert b == a
+    assert was_cut > 0 and unmarked.train.n_targets == marked.train.n_targets - was_cut

@@ -34,6 +34,9 @@ class DataConfig:
     form_token: bool = option(False, "begin each poem with a token of its form (free, 五绝, 七绝, 五律, 七律), the "
                                      "first thing the model predicts after <bos>; generate --form feeds it; running "
                                      "text has no poems and gets none", switch="toggle")
+    cut_end: bool = option(True, "end a poem cut at --seq-len with <eos> like a whole one (the reference's); with "
+                                 "--no-cut-end it ends without, so the model does not learn that poems stop at the "
+                                 "cut (a 七律 after line 6)", switch="toggle")
     valid_fraction: float = option(0.2, "share of sequences held out for validation", bounds="fraction")
     split_seed: int = option(0, "seed of the train/valid split")
 
@@ -143,7 +146,11 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
     if len(train_idx) == 0:
         raise RnnlabError(f"{corpus.path}: too few sequences ({len(kept)}) for a train/valid split")
     form_token = config.form_token and corpus.format != "text"       # running text has no poems, so no forms
-    forms = poem_forms(texts, config) if form_token else [None] * len(kept)
+    whole = whole_poems(texts, config) if corpus.format != "text" and (form_token or not config.cut_end) else None
+    if form_token:
+        from rnnlab.generate.forms import form_of
+    forms = [form_of(poem) for poem in whole] if form_token else [None] * len(kept)
+    ends = [len(w) == len(k) for w, k in zip(whole, kept)] if whole is not None and not config.cut_end else [True] * len(kept)
     if vocab is None:
         from rnnlab.generate.forms import FORM_NAMES
         vocab = Vocab.build((kept[i] for i in train_idx), config.min_count, tuple(FORM_NAMES) if form_token else ())
@@ -151,7 +158,10 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
         raise RnnlabError("--form-token: the vocabulary " + ("has no" if form_token else "has") + " form tokens")
 
     def encode(i):
-        return vocab.encode(kept[i]) if corpus.format == "text" else vocab.poem(kept[i], forms[i])
+        if corpus.format == "text":
+            return vocab.encode(kept[i])
+        ids = vocab.poem(kept[i], forms[i])
+        return ids if ends[i] else ids[:-1]                       # --no-cut-end: a cut poem has no <eos>
 
     train = Split.from_lists([encode(i) for i in train_idx])
     valid = Split.from_lists([encode(i) for i in valid_idx])
@@ -167,11 +177,10 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
     return result
 
 
-def poem_forms(texts, config):
-    """The form (forms.form_of) of each poem that cleaning keeps, judged on the whole poem before the cut."""
-    from rnnlab.generate.forms import form_of
-    whole, _ = clean.clean_poems(texts, config.min_len, float("inf"))
-    return [form_of(poem) for poem in whole]
+def whole_poems(texts, config):
+    """Each poem that cleaning keeps, whole, before the cut: its form (--form-token) is judged on it, and
+    whether it was cut (--no-cut-end)."""
+    return clean.clean_poems(texts, config.min_len, float("inf"))[0]
 
 
 def to_simplified(texts):
