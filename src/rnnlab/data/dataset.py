@@ -145,14 +145,15 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
     train_idx, valid_idx = split_indices(len(kept), config.valid_fraction, config.split_seed)
     if len(train_idx) == 0:
         raise RnnlabError(f"{corpus.path}: too few sequences ({len(kept)}) for a train/valid split")
+    from rnnlab.generate.forms import FORM_NAMES, form_of
+
     form_token = config.form_token and corpus.format != "text"       # running text has no poems, so no forms
-    whole = whole_poems(texts, config) if corpus.format != "text" and (form_token or not config.cut_end) else None
-    if form_token:
-        from rnnlab.generate.forms import form_of
+    # each kept poem whole, before the cut: its form is judged on it, and whether the cut shortened it
+    needs_whole = corpus.format != "text" and (form_token or not config.cut_end)
+    whole = clean.clean_poems(texts, config.min_len, float("inf"))[0] if needs_whole else kept
     forms = [form_of(poem) for poem in whole] if form_token else [None] * len(kept)
-    ends = [len(w) == len(k) for w, k in zip(whole, kept)] if whole is not None and not config.cut_end else [True] * len(kept)
+    ends = [config.cut_end or len(w) == len(k) for w, k in zip(whole, kept)]     # --no-cut-end: none after a cut
     if vocab is None:
-        from rnnlab.generate.forms import FORM_NAMES
         vocab = Vocab.build((kept[i] for i in train_idx), config.min_count, tuple(FORM_NAMES) if form_token else ())
     if bool(vocab.form_ids) != form_token:
         raise RnnlabError("--form-token: the vocabulary " + ("has no" if form_token else "has") + " form tokens")
@@ -175,12 +176,6 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
     if use_cache:
         _save_cache(key, result)
     return result
-
-
-def whole_poems(texts, config):
-    """Each poem that cleaning keeps, whole, before the cut: its form (--form-token) is judged on it, and
-    whether it was cut (--no-cut-end)."""
-    return clean.clean_poems(texts, config.min_len, float("inf"))[0]
 
 
 def to_simplified(texts):

@@ -44,11 +44,13 @@ class LanguageModel(nn.Module):
             cutoffs = list(config.adaptive_cutoffs())
             if not (0 < cutoffs[0] and all(a < b for a, b in zip(cutoffs, cutoffs[1:] + [config.vocab_size]))):
                 raise RnnlabError(f"adaptive softmax cutoffs {cutoffs} do not fit a vocabulary of {config.vocab_size}")
-            # each cluster further from the head gets a projection 4x smaller (div_value, the paper's setting;
-            # less below hidden size 16, so that the last cluster keeps at least one dimension)
-            div = min(4.0, out_size ** (1 / len(cutoffs)))
-            self.decoder = (TiedAdaptiveSoftmax(out_size, config.vocab_size, cutoffs) if config.tied else
-                            nn.AdaptiveLogSoftmaxWithLoss(out_size, config.vocab_size, cutoffs, div_value=div))
+            if config.tied:
+                self.decoder = TiedAdaptiveSoftmax(out_size, config.vocab_size, cutoffs)
+            else:
+                # each cluster further from the head gets a projection 4x smaller (div_value, the paper's setting;
+                # less below hidden size 16, so that the last cluster keeps at least one dimension)
+                div = min(4.0, out_size ** (1 / len(cutoffs)))
+                self.decoder = nn.AdaptiveLogSoftmaxWithLoss(out_size, config.vocab_size, cutoffs, div_value=div)
         elif config.softmax == "full":
             self.decoder = nn.Linear(out_size, config.vocab_size)
             if config.tied:
