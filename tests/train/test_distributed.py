@@ -20,13 +20,10 @@ ARGS = ["--corpus", POEMS, "--embed-size", "8", "--hidden-size", "12", "--batch-
 
 
 @pytest.mark.parametrize("preset", [
-    # the default: adaptive softmax, cosine, subset validation, prosody inputs and loss; without its dropout,
-    # whose masks each process draws for its own rows, and in float32 (in bf16 the two differ by up to 2e-3
-    # after these 6 steps, against 1e-7: the halves of a batch round differently)
-    # and without its form token: with it prosody_head.weight differs by 3e-6 after 6 steps, the other tensors by
-    # at most 1.5e-7 (not yet explained; the notes of 2026-12-02)
-    ["--preset", "cpu-fast", "--warmup", "2", "--valid-subset", "5", "--dropout", "0", "--precision", "fp32",
-     "--no-form-token"],
+    # the default: adaptive softmax, cosine, subset validation, prosody inputs and loss, form token; without its
+    # dropout, whose masks each process draws for its own rows, and in float32 (in bf16 the two differ by up to
+    # 2e-3 after these 6 steps, against 1e-7: the halves of a batch round differently)
+    ["--preset", "cpu-fast", "--warmup", "2", "--valid-subset", "5", "--dropout", "0", "--precision", "fp32"],
     ["--preset", "seed-large", "--bucket"],                               # full softmax, length buckets
 ])
 def test_two_processes_equal_one_with_the_same_global_batch(preset, tmp_path, capsys):
@@ -43,14 +40,20 @@ def test_two_processes_equal_one_with_the_same_global_batch(preset, tmp_path, ca
     ckpt = load_checkpoint(tmp_path / "one")
     start = dict(LanguageModel(ckpt.model.config, prosody_tables(ckpt.vocab)).named_parameters())
     assert all(not torch.equal(one[k], start[k]) for k in start)                 # it did train (the tables are fixed)
+    # Adam's first step is lr * g / (|g| + 1e-8): for a gradient near its eps it magnifies the rounding of the
+    # sum over processes (the default's prosody_head.weight[5, 0] has g = 3.30e-9 in one process, 3.28e-9
+    # summed over two, and moves 3.1e-6 apart in that first step), hence atol 1e-5 on the weights; Adam does
+    # not see a gradient's scale, so the loss and the gradient's norm are compared step by step too
     for name in one:
-        torch.testing.assert_close(two[name], one[name], rtol=0, atol=1e-6, msg=name)
+        torch.testing.assert_close(two[name], one[name], rtol=0, atol=1e-5, msg=name)
     steps = [int(row["step"]) for row in csv.DictReader(open(tmp_path / "two" / "metrics.csv"))]
     assert steps == sorted(set(steps)) and steps[-1] == 6                         # written once per step, by one process
     state = load_state(tmp_path / "two")["progress"]
     assert state["step"] == 6 and state["stop"] == "max steps reached"
-    ppl = {name: [r["valid_ppl"] for r in csv.DictReader(open(tmp_path / name / "metrics.csv"))] for name in ("one", "two")}
-    assert [float(v) for v in ppl["two"] if v] == pytest.approx([float(v) for v in ppl["one"] if v], rel=1e-5)
+    for column in ("train_loss", "grad_norm", "valid_ppl"):
+        one_two = [[float(r[column]) for r in csv.DictReader(open(tmp_path / name / "metrics.csv")) if r[column]]
+                   for name in ("one", "two")]
+        assert one_two[1] == pytest.approx(one_two[0], rel=1e-5) and one_two[0], column
 
 
 def test_sigterm_to_torchrun_then_resume_equals_an_uninterrupted_two_process_run(tmp_path):
