@@ -119,10 +119,11 @@ def test_cpu_fast_v2_is_the_first_with_dropout_bf16_and_prosody():
     assert replace(second, data=first.data, model=first.model, precision="fp32") == first and second.precision == "auto"
 
 
-def test_the_default_preset_is_cpu_fast_v2_with_form_tokens():
-    default, second = build_config(), build_config("cpu-fast-v2")
-    assert default == build_config("cpu-fast") and default.data == replace(second.data, form_token=True)
-    assert replace(default, data=second.data) == second
+def test_cpu_fast_v3_is_v2_with_form_tokens_and_the_default_v3_without_the_cut_poems_end_mark():
+    default, third, second = build_config(), build_config("cpu-fast-v3"), build_config("cpu-fast-v2")
+    assert third.data == replace(second.data, form_token=True) and replace(third, data=second.data) == second
+    assert default == build_config("cpu-fast") and default.data == replace(third.data, cut_end=False)
+    assert replace(default, data=third.data) == third
 
 
 def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):

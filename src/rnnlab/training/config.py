@@ -20,8 +20,9 @@ from rnnlab.training.schedule import SCHEDULES
 # 2.5x the learning rate after a short warm-up, decayed to zero when the time budget ends, and validation
 # on 1000 poems while training (the full split at the end); measured in benchmarks/time_to_quality.py.
 # cpu-fast-v2 adds dropout, bf16 where the CPU computes it, and the prosody inputs and loss (issue 23;
-# benchmarks/levers.py, docs/time-to-quality.md, docs/prosody-inputs.md); cpu-fast begins each poem with its
-# form's token, which teaches the tones (docs/prosody-inputs.md#the-form-token).
+# benchmarks/levers.py, docs/time-to-quality.md, docs/prosody-inputs.md); cpu-fast-v3 begins each poem with
+# its form's token, which teaches the tones (docs/prosody-inputs.md#the-form-token); cpu-fast ends a poem cut
+# at --seq-len without <eos>, so that a 七律 goes on past line 6 (docs/time-to-quality.md).
 # awd follows Merity et al.'s PTB setting (3 layers 400/1150, batch 80, BPTT 70, NT-ASGD at lr 30,
 # clip 0.25) and is meant for a GPU; awd-small trains on a 2-core CPU in minutes. Their poems are
 # not cut (seq_len 400) since the stream has no padding, and early stopping waits longer than NT-ASGD.
@@ -29,7 +30,8 @@ CPU_FAST_V1 = {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len
                "lr": 5e-3, "warmup": 20, "schedule": "cosine", "valid_subset": 1000, "eval_every": 200}
 CPU_FAST_V2 = {**CPU_FAST_V1, "dropout": 0.3, "precision": "auto",
                "prosody_inputs": ("position", "tones", "rhyme", "pattern"), "prosody_loss": 0.5}
-CPU_FAST = {**CPU_FAST_V2, "form_token": True}
+CPU_FAST_V3 = {**CPU_FAST_V2, "form_token": True}
+CPU_FAST = {**CPU_FAST_V3, "cut_end": False}
 HOURS = {"num_layers": 2, "clip_norm": 1.0, "eval_every": 500, "patience": 5, "time_budget": 120.0}  # cpu-2h, -v1
 AWD = {"architecture": "awd", "optimizer": "ntasgd", "lr": 30.0, "clip_norm": 0.25, "weight_decay": 1.2e-6,
        "patience": 8, "seq_len": 400}
@@ -38,6 +40,7 @@ PRESETS = {
     "seed-large": {"embed_size": 512, "hidden_size": 512, "batch_size": 64, "seq_len": 49},
     "cpu-fast-v1": CPU_FAST_V1,
     "cpu-fast-v2": CPU_FAST_V2,
+    "cpu-fast-v3": CPU_FAST_V3,
     "cpu-fast": CPU_FAST,
     # the bundled model's (issue 25): cpu-fast-v2 two layers deep, regularised for a budget of hours (dropout 0.4,
     # DropConnect on the recurrent weights, locked dropout on the input), where cpu-fast's one layer with
