@@ -34,8 +34,10 @@ def test_prosody_counts_every_generated_poem(capsys, tiny_run, tmp_path, form, k
     assert scored["poems"] == 20 and scored["form_valid"] == 1.0
     report = json.loads(run(capsys, "eval", "--checkpoint", tiny_run.run_dir, "--corpus", path, "--split", "all", "--json"))
     poems = json.loads(out)["poems"] if kind == "json" else out.splitlines()
-    seq_len = tiny_run.checkpoint.data_config.seq_len                # a longer poem is cut, as in training
-    assert report["sequences"] == 20 and report["tokens"] == sum(min(len(p) + 1, seq_len) for p in poems)
+    data = tiny_run.checkpoint.data_config               # a longer poem is cut, as in training: its seq_len - 1
+    cut = data.seq_len if data.cut_end else data.seq_len - 1      # characters, and <eos> only with cut_end
+    assert report["sequences"] == 20
+    assert report["tokens"] == sum(len(p) + 1 if len(p) + 1 <= data.seq_len else cut for p in poems)
 
 
 def test_an_explicit_format_overrides_the_guess(capsys, tiny_run, tmp_path):

@@ -30,6 +30,10 @@ class Single:
     def sync_gradients(self, params):
         pass
 
+    def gather(self, tensor):
+        """Every process's `tensor` (of one shape in all), in rank order."""
+        return [tensor]
+
     def barrier(self):
         pass
 
@@ -54,6 +58,11 @@ class DataParallel(Single):
         t = torch.tensor([float(bool(f)) for f in flags], device=self.device)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return [bool(v) for v in t.tolist()]
+
+    def gather(self, tensor):
+        parts = [torch.empty_like(tensor, device=self.device) for _ in range(self.world)]
+        dist.all_gather(parts, tensor.to(self.device))
+        return [t.cpu() for t in parts]
 
     def sync_gradients(self, params):
         """grad <- sum of grad over the processes, in one all-reduce of all gradients."""

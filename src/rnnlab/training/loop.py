@@ -137,7 +137,7 @@ class Run:
         run = cls(cfg, data, run_dir, make_engine(cfg, model, device, data.vocab, dist), progress, state["metrics"], device, dist,
                   state["carry"])
         run.engine.optimizer.load_state_dict(state["optimizer"])
-        restore_rngs(state)
+        restore_rngs(state, dist.rank)
         return run
 
     def total_steps(self):
@@ -253,8 +253,9 @@ class Run:
                             {"step": p.step, "epoch": round(p.step / self.steps_per_epoch, 3), "valid_ppl": p.latest_ppl})
 
     def save_state(self):
+        torch_rngs = self.dist.gather(torch.get_rng_state())    # every process's: their dropout masks differ
         if self.main:
-            save_state(self.dir, self.engine, self.progress, self.log.rows)
+            save_state(self.dir, self.engine, self.progress, self.log.rows, torch_rngs)
         self.dist.barrier()                       # the others may read it (roll_back) only once it is whole
 
     def roll_back(self):

@@ -76,14 +76,16 @@ def _join(obj, tensors):
     return obj
 
 
-def save_state(run_dir, engine, progress, metrics):
-    """Write RUN/resume.safetensors (`metrics`: the rows of metrics.csv so far); refuses (RnnlabError) if any weight or optimizer value is not finite."""
-    tensors = {}
+def save_state(run_dir, engine, progress, metrics, torch_rngs=None):
+    """Write RUN/resume.safetensors (`metrics`: the rows of metrics.csv so far; `torch_rngs`: every process's
+    torch generator state under torchrun, which their dropout masks of different shapes set apart); refuses
+    (RnnlabError) if any weight or optimizer value is not finite."""
+    tensors, torch_rngs = {}, torch_rngs or [torch.get_rng_state()]
     meta = {"version": STATE_VERSION, "progress": asdict(progress), "metrics": metrics,
             "model": _split({k: torch.as_tensor(v) for k, v in engine.model.state_dict().items()}, "model", tensors),
             "optimizer": _split(engine.optimizer.state_dict(), "optimizer", tensors),
             "carry": _split(engine.carry, "carry", tensors),
-            "rng": {"python": random.getstate(), "torch": _split(torch.get_rng_state(), "rng.torch", tensors)}}
+            "rng": {"python": random.getstate(), "torch": _split(torch_rngs, "rng.torch", tensors)}}
     if not all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()):
         raise RnnlabError("refusing to write the training state: a weight or optimizer value is not finite")
     data = save(tensors, metadata={"rnnlab": json.dumps(meta)})
@@ -111,8 +113,11 @@ def load_state(run_dir):
         raise RnnlabError(f"{path}: tensor {e} is missing") from None
 
 
-def restore_rngs(state):
-    """Put Python's and torch's generators back as they were (the data order's is in Progress.epoch_rng)."""
+def restore_rngs(state, rank=0):
+    """Put Python's and torch's generators back as they were (the data order's is in Progress.epoch_rng):
+    torch's as process `rank` left it (a state saved by one process, or by fewer: the first process's)."""
     version, internal, gauss = state["rng"]["python"]
     random.setstate((version, tuple(internal), gauss))
-    torch.set_rng_state(state["rng"]["torch"])
+    saved = state["rng"]["torch"]
+    saved = [saved] if isinstance(saved, torch.Tensor) else saved      # a state written before 2026-12-03
+    torch.set_rng_state(saved[rank] if rank < len(saved) else saved[0])
