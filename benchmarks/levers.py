@@ -63,6 +63,9 @@ VARIANTS = {
     # levers of the default since: more dropout, Adam's usual first beta
     "dropout-0.4": ["--preset", "cpu-fast", "--dropout", "0.4"],
     "betas-0.9": ["--preset", "cpu-fast", "--betas", "0.9", "0.99"],
+    # where the default is still learning when 15 minutes end: a narrower LSTM (more steps), a higher rate
+    "hidden-384": ["--preset", "cpu-fast", "--hidden-size", "384"],
+    "lr-7e-3": ["--preset", "cpu-fast", "--lr", "7e-3"],
     # a poem cut at 48 characters without the <eos> the cut put there: 七律 no longer end after line 6
     "no-cut-end": ["--preset", "cpu-fast-v3", "--no-cut-end"],     # the default since 2026-12-03
 }
