@@ -3,11 +3,13 @@ loss and the perplexity stays per character; generate --form feeds the token, fr
 choose it, and no form token is ever written as text."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from rnnlab.data.dataset import DataConfig, prepare
 from rnnlab.data.vocab import Vocab
+from rnnlab.errors import RnnlabError
 from rnnlab.generate.forms import FORM_NAMES, form_of
 from rnnlab.nn.configs import ModelConfig
 from rnnlab.nn.lm import LanguageModel
@@ -176,3 +178,27 @@ def test_with_no_cut_end_a_cut_poem_has_no_end_mark_and_a_whole_one_keeps_it():
         else:
             assert b == a
     assert was_cut > 0 and unmarked.train.n_targets == marked.train.n_targets - was_cut
+
+
+def test_train_seq_len_cuts_only_the_training_poems_longer():
+    """--train-seq-len gives training more of each long poem; the validation split and the vocabulary stay
+    those of --seq-len, so a perplexity is taken on the same poems with the same characters."""
+    short = prepare(DataConfig(corpus=POEMS, form_token=True, cut_end=False, seq_len=20))
+    longer = prepare(DataConfig(corpus=POEMS, form_token=True, cut_end=False, seq_len=20, train_seq_len=40))
+    whole = prepare(DataConfig(corpus=POEMS, form_token=True, cut_end=False, seq_len=10**6), vocab=short.vocab)
+    assert longer.vocab.itos == short.vocab.itos
+    assert np.array_equal(longer.valid.tokens, short.valid.tokens)
+    assert np.array_equal(longer.valid.offsets, short.valid.offsets)
+    grew = 0
+    for i in range(len(short.train)):
+        full = whole.train[i].tolist()
+        cut = len(full) - 3 > 39                                  # <bos>, the form, the characters, <eos>
+        expected = full[:41] if cut else full                     # 39 characters, and no <eos> after a cut
+        assert longer.train[i].tolist() == expected
+        grew += len(expected) > len(short.train[i])
+    assert grew > 0
+
+
+def test_train_seq_len_is_refused_for_running_text():
+    with pytest.raises(RnnlabError, match="--train-seq-len"):
+        prepare(DataConfig(corpus=ENGLISH, train_seq_len=100))

@@ -27,6 +27,10 @@ class DataConfig:
                                 choices=readers.READERS, default_text="guessed")
     seq_len: int = option(49, "tokens per sequence incl. the end token (the reference's \"sentence length\"); "
                               "longer poems are truncated", bounds="positive_int")
+    train_seq_len: int | None = option(None, "cut the training poems at this many tokens instead: more of each long "
+                                             "poem to learn from, while validation and the vocabulary keep --seq-len, "
+                                             "so perplexities stay comparable", bounds="positive_int",
+                                       default_text="--seq-len")
     min_len: int = option(12, "drop poems shorter than this many characters", bounds="positive_int")
     min_count: int = option(3, "keep characters seen at least this often in the training split", bounds="positive_int")
     t2s: bool | None = option(None, "convert traditional to simplified characters", switch="toggle",
@@ -142,6 +146,8 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
         stats = cstats.as_dict()
     if not kept:
         raise RnnlabError(f"{corpus.path}: no sequences left after cleaning ({_describe(stats)})")
+    if config.train_seq_len and corpus.format == "text":
+        raise RnnlabError("--train-seq-len: running text is cut into windows of --seq-len; it has no poems to cut longer")
     train_idx, valid_idx = split_indices(len(kept), config.valid_fraction, config.split_seed)
     if len(train_idx) == 0:
         raise RnnlabError(f"{corpus.path}: too few sequences ({len(kept)}) for a train/valid split")
@@ -152,20 +158,22 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
     needs_whole = corpus.format != "text" and (form_token or not config.cut_end)
     whole = clean.clean_poems(texts, config.min_len, float("inf"))[0] if needs_whole else kept
     forms = [form_of(poem) for poem in whole] if form_token else [None] * len(kept)
-    ends = [config.cut_end or len(w) == len(k) for w, k in zip(whole, kept)]     # --no-cut-end: none after a cut
     if vocab is None:
         vocab = Vocab.build((kept[i] for i in train_idx), config.min_count, tuple(FORM_NAMES) if form_token else ())
-    if bool(vocab.form_ids) != form_token:
-        raise RnnlabError("--form-token: the vocabulary " + ("has no" if form_token else "has") + " form tokens")
+    if form_token and not vocab.form_ids:        # (a vocabulary with form tokens serves data without them)
+        raise RnnlabError("--form-token: the vocabulary has no form tokens")
+    # --train-seq-len: the same poems, cut longer for training only
+    train_kept = clean.clean_poems(texts, config.min_len, config.train_seq_len - 1)[0] if config.train_seq_len else kept
 
-    def encode(i):
+    def encode(i, poems):
         if corpus.format == "text":
-            return vocab.encode(kept[i])
-        ids = vocab.poem(kept[i], forms[i])
-        return ids if ends[i] else ids[:-1]                       # --no-cut-end: a cut poem has no <eos>
+            return vocab.encode(poems[i])
+        ids = vocab.poem(poems[i], forms[i])
+        cut = len(poems[i]) < len(whole[i])
+        return ids[:-1] if cut and not config.cut_end else ids    # --no-cut-end: a cut poem has no <eos>
 
-    train = Split.from_lists([encode(i) for i in train_idx])
-    valid = Split.from_lists([encode(i) for i in valid_idx])
+    train = Split.from_lists([encode(i, train_kept) for i in train_idx])
+    valid = Split.from_lists([encode(i, kept) for i in valid_idx])
     stats.update(
         corpus=str(corpus.path), format=corpus.format, t2s=t2s,
         characters=sum(len(k) for k in kept), vocab_size=len(vocab),
