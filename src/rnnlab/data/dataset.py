@@ -155,7 +155,7 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
 
     form_token = config.form_token and corpus.format != "text"       # running text has no poems, so no forms
     # each kept poem whole, before the cut: its form is judged on it, and whether the cut shortened it
-    needs_whole = corpus.format != "text" and (form_token or not config.cut_end)
+    needs_whole = corpus.format != "text" and (form_token or not config.cut_end or bool(config.train_seq_len))
     whole = clean.clean_poems(texts, config.min_len, float("inf"))[0] if needs_whole else kept
     forms = [form_of(poem) for poem in whole] if form_token else [None] * len(kept)
     if vocab is None:
@@ -163,7 +163,7 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
     if form_token and not vocab.form_ids:        # (a vocabulary with form tokens serves data without them)
         raise RnnlabError("--form-token: the vocabulary has no form tokens")
     # --train-seq-len: the same poems, cut longer for training only
-    train_kept = clean.clean_poems(texts, config.min_len, config.train_seq_len - 1)[0] if config.train_seq_len else kept
+    train_kept = [poem[:config.train_seq_len - 1] for poem in whole] if config.train_seq_len else kept
 
     def encode(i, poems):
         if corpus.format == "text":
