@@ -3,12 +3,14 @@ subset while training with the full split at the end."""
 import csv
 import json
 import math
+import time
 
 import numpy as np
 import pytest
 
 from rnnlab.data.batches import batch_count, bucketed_batches, padded_batch, shuffled_batches
 from rnnlab.data.dataset import prepare
+from rnnlab.training import budget, loop
 from rnnlab.training.config import build_config
 from rnnlab.training.loop import train
 from rnnlab.training.perplexity import poem_perplexity
@@ -72,7 +74,22 @@ def test_cosine_with_max_steps_ends_near_zero_at_the_last_step(tmp_path):
     assert load_state(tmp_path / "run")["progress"]["horizon"] == 12
 
 
-def test_a_timed_run_fits_the_cosine_to_its_budget_and_keeps_time_for_the_full_validation(tmp_path, capsys):
+class TickingClock:
+    """Stands in for the `time` module of the loop and the budget: every reading of the clock advances it by
+    the same tick, so a timed run's steps and validations cost the same on a busy machine as on an idle one."""
+    def __init__(self, tick):
+        self.now, self.tick, self.strftime = 0.0, tick, time.strftime
+
+    def perf_counter(self):
+        self.now += self.tick
+        return self.now
+
+
+def test_a_timed_run_fits_the_cosine_to_its_budget_and_keeps_time_for_the_full_validation(tmp_path, capsys,
+                                                                                          monkeypatch):
+    clock = TickingClock(0.01)                               # 0.15 minutes = 900 readings of the clock
+    monkeypatch.setattr(loop, "time", clock)
+    monkeypatch.setattr(budget, "time", clock)
     cfg = build_config(corpus=POEMS, embed_size=8, hidden_size=12, batch_size=4, time_budget=0.15, epochs=1000,
                        warmup=5, valid_subset=10, eval_every=10, patience=1000, device="cpu")
     result = train(cfg, prepare(cfg.data), tmp_path / "run", progress=False)
