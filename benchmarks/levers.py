@@ -66,6 +66,8 @@ VARIANTS = {
     # where the default is still learning when 15 minutes end: a narrower LSTM (more steps), a higher rate
     "hidden-384": ["--preset", "cpu-fast", "--hidden-size", "384"],
     "lr-7e-3": ["--preset", "cpu-fast", "--lr", "7e-3"],
+    # poems of similar length batched together: less padding, 13% more tokens/s in a 60-step probe
+    "bucket": ["--preset", "cpu-fast", "--bucket"],
     # a poem cut at 48 characters without the <eos> the cut put there: 七律 no longer end after line 6
     "no-cut-end": ["--preset", "cpu-fast-v3", "--no-cut-end"],     # the default since 2026-12-03
 }

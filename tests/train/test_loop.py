@@ -86,9 +86,9 @@ def test_presets_follow_the_reference():
 
 
 def test_the_bundled_models_recipes_keep_their_settings():
-    """cpu-2h-v1 and cpu-2h-v2 made the first two bundled models and stay as they were; cpu-2h, the third's,
+    """cpu-2h-v1, -v2 and -v3 made the first three bundled models and stay as they were; cpu-2h, the fourth's,
     is the default but for its width, its dropouts, its longer training poems and the loop's settings for
-    hours (MODEL_CARD.md names it)."""
+    hours (MODEL_CARD.md names it), and -v3 is cpu-2h with dropout 0.4 and no DropConnect."""
     assert PRESETS["cpu-2h-v1"] == {
         "embed_size": 512, "hidden_size": 512, "num_layers": 2, "dropout": 0.3, "batch_size": 64, "seq_len": 49,
         "softmax": "adaptive", "lr": 5e-3, "warmup": 20, "schedule": "cosine", "clip_norm": 1.0, "valid_subset": 1000,
@@ -97,15 +97,17 @@ def test_the_bundled_models_recipes_keep_their_settings():
     assert second.model.prosody_inputs == build_config("cpu-fast-v2").model.prosody_inputs
     assert second.model.prosody_loss == 0.5 and not second.model.tied and not second.data.form_token
     assert (second.model.num_layers, second.model.dropout, second.model.wdrop, second.model.dropouti) == (2, 0.4, 0.2, 0.1)
-    third, default = asdict(build_config("cpu-2h")), asdict(build_config("cpu-fast"))
-    changed = {"model": {"hidden_size": 768, "dropout": 0.4, "dropouti": 0.1}, "data": {"train_seq_len": 129},
-               "bucket": True, "clip_norm": 1.0, "eval_every": 500, "patience": 5, "time_budget": 120.0}
+    fourth, default = asdict(build_config("cpu-2h")), asdict(build_config("cpu-fast"))
+    changed = {"model": {"hidden_size": 768, "dropout": 0.5, "wdrop": 0.2, "dropouti": 0.1},
+               "data": {"train_seq_len": 129}, "bucket": True, "clip_norm": 1.0, "eval_every": 500, "patience": 5,
+               "time_budget": 120.0}
     for key, value in changed.items():
         if isinstance(value, dict):
-            assert third[key] == {**default[key], **value}
+            assert fourth[key] == {**default[key], **value}
         else:
-            assert third[key] == value != default[key]
-    assert {k: v for k, v in third.items() if k not in changed} == {k: v for k, v in default.items() if k not in changed}
+            assert fourth[key] == value != default[key]
+    assert {k: v for k, v in fourth.items() if k not in changed} == {k: v for k, v in default.items() if k not in changed}
+    assert build_config("cpu-2h-v3") == build_config("cpu-2h", dropout=0.4, wdrop=0.0)
 
 
 def test_the_first_default_preset_is_seed_large_trained_differently_on_the_same_data():
