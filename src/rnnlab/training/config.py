@@ -33,6 +33,8 @@ CPU_FAST_V2 = {**CPU_FAST_V1, "dropout": 0.3, "precision": "auto",
 CPU_FAST_V3 = {**CPU_FAST_V2, "form_token": True}
 CPU_FAST = {**CPU_FAST_V3, "cut_end": False}
 HOURS = {"clip_norm": 1.0, "eval_every": 500, "patience": 5, "time_budget": 120.0}                  # cpu-2h*
+CPU_2H_V3 = {**CPU_FAST, **HOURS, "hidden_size": 768, "dropout": 0.4, "dropouti": 0.1, "train_seq_len": 129,
+             "bucket": True}
 AWD = {"architecture": "awd", "optimizer": "ntasgd", "lr": 30.0, "clip_norm": 0.25, "weight_decay": 1.2e-6,
        "patience": 8, "seq_len": 400}
 PRESETS = {
@@ -47,10 +49,8 @@ PRESETS = {
     # poem (cut at 128 characters, not 48: 29% more training characters; validation unchanged), batched by
     # length so that little of a batch is padding. cpu-2h-v3 made the third bundled model (dropout 0.4, no
     # DropConnect: it overfit), -v1 and -v2 the first two (two layers of 512; docs/time-to-quality.md)
-    "cpu-2h": {**CPU_FAST, **HOURS, "hidden_size": 768, "dropout": 0.5, "wdrop": 0.2, "dropouti": 0.1,
-               "train_seq_len": 129, "bucket": True},
-    "cpu-2h-v3": {**CPU_FAST, **HOURS, "hidden_size": 768, "dropout": 0.4, "dropouti": 0.1, "train_seq_len": 129,
-                  "bucket": True},
+    "cpu-2h": {**CPU_2H_V3, "dropout": 0.5, "wdrop": 0.2},
+    "cpu-2h-v3": CPU_2H_V3,
     "cpu-2h-v2": {**CPU_FAST_V2, **HOURS, "num_layers": 2, "dropout": 0.4, "wdrop": 0.2, "dropouti": 0.1},
     "cpu-2h-v1": {**CPU_FAST_V1, **HOURS, "num_layers": 2, "dropout": 0.3, "precision": "auto"},
     "awd": {**AWD, "embed_size": 400, "hidden_size": 1150, "num_layers": 3, "batch_size": 80, "bptt": 70,
