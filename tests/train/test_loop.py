@@ -67,6 +67,15 @@ def test_early_stopping_stops_when_validation_gets_worse(tmp_path):
     assert result.steps < 50 * math.ceil(134 / 16)
 
 
+def test_a_run_that_ends_anyway_does_not_say_it_stopped_early(tmp_path):
+    # the same run given exactly the steps it took: its last evaluation both ends it and finds no improvement
+    cfg = tiny(optimizer="sgd", lr=200.0, epochs=50, eval_every=1, patience=2)
+    steps = train(cfg, prepare(cfg.data), tmp_path / "a", progress=False).steps
+    cfg = tiny(optimizer="sgd", lr=200.0, epochs=50, eval_every=1, patience=2, max_steps=steps)
+    result = train(cfg, prepare(cfg.data), tmp_path / "b", progress=False)
+    assert result.steps == steps and result.stop_reason == "max steps reached"
+
+
 def test_clipping_bounds_the_update(tmp_path):
     cfg = tiny(max_steps=3, eval_every=100, clip_norm=1e-3, optimizer="sgd", lr=1.0)
     data = prepare(cfg.data)

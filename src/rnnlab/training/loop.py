@@ -199,12 +199,12 @@ class Run:
                 self.say(said)
         elif p.step % cfg.log_every == 0:
             self.write_row(result)
-        if p.evals_since_best >= cfg.patience:
-            p.stop = f"early stopping: no improvement in {cfg.patience} evaluations"
-        elif out_of_time:
+        if out_of_time:                           # a run that ends here anyway did not stop early
             p.stop = f"time budget of {cfg.time_budget:g} min reached"
         elif last:
             p.stop = "max steps reached" if p.step == cfg.max_steps else "all epochs done"
+        elif p.evals_since_best >= cfg.patience:
+            p.stop = f"early stopping: no improvement in {cfg.patience} evaluations"
         if epoch_end:
             p.epoch, p.batch, p.epoch_rng = p.epoch + 1, 0, self.rng.bit_generator.state
         if p.stop or epoch_end or interrupted or p.step % cfg.checkpoint_every == 0:
