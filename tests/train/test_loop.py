@@ -59,9 +59,12 @@ def test_same_seed_same_weights(tmp_path):
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
 
 
+# a learning rate this large makes validation perplexity climb after the first evaluation
+DIVERGING = dict(optimizer="sgd", lr=200.0, epochs=50, eval_every=1, patience=2)
+
+
 def test_early_stopping_stops_when_validation_gets_worse(tmp_path):
-    # a learning rate this large makes validation perplexity climb after the first evaluation
-    cfg = tiny(optimizer="sgd", lr=200.0, epochs=50, eval_every=1, patience=2)
+    cfg = tiny(**DIVERGING)
     result = train(cfg, prepare(cfg.data), tmp_path / "run", progress=False)
     assert result.stop_reason.startswith("early stopping")
     assert result.steps < 50 * math.ceil(134 / 16)
@@ -69,10 +72,10 @@ def test_early_stopping_stops_when_validation_gets_worse(tmp_path):
 
 def test_a_run_that_ends_anyway_does_not_say_it_stopped_early(tmp_path):
     # the same run given exactly the steps it took: its last evaluation both ends it and finds no improvement
-    cfg = tiny(optimizer="sgd", lr=200.0, epochs=50, eval_every=1, patience=2)
-    steps = train(cfg, prepare(cfg.data), tmp_path / "a", progress=False).steps
-    cfg = tiny(optimizer="sgd", lr=200.0, epochs=50, eval_every=1, patience=2, max_steps=steps)
-    result = train(cfg, prepare(cfg.data), tmp_path / "b", progress=False)
+    cfg = tiny(**DIVERGING)
+    data = prepare(cfg.data)
+    steps = train(cfg, data, tmp_path / "a", progress=False).steps
+    result = train(tiny(**DIVERGING, max_steps=steps), data, tmp_path / "b", progress=False)
     assert result.steps == steps and result.stop_reason == "max steps reached"
 
 
