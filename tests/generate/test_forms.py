@@ -82,6 +82,28 @@ def test_hard_rhyme_and_tones_always_hold(form, system):
         assert shape_ok(poem, form) and rhymes(poem, system) and follows_tones(poem, system), poem
 
 
+def test_hard_rhyme_does_not_repeat_a_line_end_while_another_rhyme_is_left():
+    """A model that wants 山 at every line's end: unconstrained it ends all four lines with 山; with the hard
+    rhyme no even line repeats an earlier line's last character (重韵). A 七律 needs more rhymes than the tiny
+    vocabulary has in some groups, so there a repeat is allowed again and the poem still rhymes."""
+    m = model(3)
+    with torch.no_grad():
+        m.decoder.bias[VOCAB.stoi["山"]] += 30
+    ends = lambda poem: [text[-1] for text, _ in split_lines(poem)]  # noqa: E731
+    assert all(ends(p) == ["山"] * 4 for p in generate(m, VOCAB, num=5, form="wujue", seed=5))
+    groups = prosody.system("classical").groups
+    fresh_left = lambda used, rhyme: any(groups(ch) & groups(rhyme) for ch in VOCAB.itos if ch not in used)  # noqa: E731
+    repeats = 0
+    for poem in generate(m, VOCAB, num=20, form="wujue", rhyme="hard", temperature=1.5, seed=5):
+        last = ends(poem)
+        assert rhymes(poem) and last[1] != last[0], poem
+        assert last[3] not in last[:3] or not fresh_left(last[:3], last[1]), poem
+        repeats += last[3] in last[:3]
+    assert repeats < 20
+    for poem in generate(m, VOCAB, num=20, form="qilv", rhyme="hard", tones="hard", temperature=1.5, seed=5):
+        assert shape_ok(poem, "qilv") and rhymes(poem) and follows_tones(poem), poem
+
+
 @pytest.mark.parametrize("system", prosody.SYSTEMS)
 def test_soft_constraints_raise_the_rates_without_guaranteeing_them(system):
     def rates(**kw):
@@ -136,6 +158,7 @@ def test_tone_rules(poem, ok):
     (dict(form="free", rhyme="hard"), "need a regulated form"),
     (dict(form="wujue", tones="hard", start="白日依山尽，黄河入海月"), "breaks every tone pattern"),
     (dict(form="wujue", rhyme="hard", start="白日依山尽，黄河入海流。欲穷千里目，更上一层光"), "do not rhyme"),
+    (dict(form="wujue", rhyme="hard", start="白日依山尽，黄河入海流。欲穷千里目，更上一层流"), "repeats the rhyme character 流"),
     (dict(top_p=0.0), "top-p must be in (0, 1]"),
     (dict(top_p=1.5), "top-p must be in (0, 1]"),
     (dict(top_k=0), "top-k must be at least 1"),

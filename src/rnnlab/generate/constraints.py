@@ -135,8 +135,9 @@ class FreeConstraints(Constraints):
 class RegulatedConstraints(Constraints):
     """A regulated form: its exact shape (lines of 5 or 7 characters, ， and 。 alternating), and by request
     its tone patterns (hard: only characters that fit a template still open; soft: others 10x less likely)
-    and its rhyme (the even lines' last characters share a rhyme group)."""
-    row_state = ("line", "col", "open_templates", "rhyme_of")
+    and its rhyme (the even lines' last characters share a rhyme group, and none repeats a character that
+    already ends a line, as the poets avoid 重韵, unless no other rhyme is left)."""
+    row_state = ("line", "col", "open_templates", "rhyme_of", "line_ends")
 
     def __init__(self, vocab, rows, options, device="cpu"):
         form, self.rhyme, self.tones = options.form, options.rhyme, options.tones
@@ -175,6 +176,7 @@ class RegulatedConstraints(Constraints):
         super().reset(rows)
         self.open_templates = torch.ones(rows, len(self.templates[0]), dtype=torch.bool, device=self.device)  # templates open
         self.rhyme_of = torch.ones(rows, self.groups.shape[1], dtype=torch.bool, device=self.device)  # groups shared
+        self.line_ends = torch.zeros(rows, len(self.vocab), dtype=torch.bool, device=self.device)  # lines' last characters
 
     def refusal(self, step, ch, forced):
         line, col = divmod(step, self.width + 1)
@@ -187,6 +189,8 @@ class RegulatedConstraints(Constraints):
             return f"{self.name} needs a Chinese character at position {step + 1} of the start text, not {ch}"
         if self.tones == "hard" and not self.fits_tones(line, col)[0, token]:
             return f"start character {ch} at position {step + 1} breaks every tone pattern of {self.name}"
+        if self.rhymes_so_far()[0, token]:
+            return f"the start text repeats the rhyme character {ch} (position {step + 1}); poets avoid that"
         return f"the start text's even lines end in characters that do not rhyme ({ch} at position {step + 1})"
 
     def fits_tones(self, line, col):
@@ -216,7 +220,10 @@ class RegulatedConstraints(Constraints):
         if self.tones:
             self.apply(self.tones, ~self.fits_tones(line, col), allowed, bonus)
         if self.rhyme and line % 2 == 1 and col == self.width - 1:
-            self.apply(self.rhyme, ~self.rhymes_so_far(), allowed, bonus)
+            wrong = ~self.rhymes_so_far()
+            fresh = allowed & ~wrong & ~self.line_ends            # rhymes that end no line yet
+            wrong |= self.line_ends & fresh.any(1, keepdim=True)   # a repeat is wrong while a fresh rhyme is left
+            self.apply(self.rhyme, wrong, allowed, bonus)
         return allowed, bonus
 
     @staticmethod
@@ -231,6 +238,8 @@ class RegulatedConstraints(Constraints):
         constraints) or the rhyme starts afresh rather than staying broken."""
         line, col = int(self.line[0]), int(self.col[0])
         if col < self.width:
+            if col == self.width - 1:
+                self.line_ends[torch.arange(len(tokens), device=self.device), tokens] = True
             want = self.option_tones[line][:, col]
             known = (self.can_ping | self.can_ze)[tokens, None]
             fits = (want == -1) | ~known | ((want == PING) & self.can_ping[tokens, None]) \

@@ -35,7 +35,8 @@ class GenerationOptions:
     beam_size: int = option(4, "beam search width", {"ge": 1}, {"le": 16})
     length_penalty: float = option(1.0, "beam search: a finished poem scores sum log p / length^this; "
                                         "above 1 favours longer poems", {"ge": 0}, {"le": 5})
-    rhyme: Mode | None = option(None, "even lines rhyme (regulated forms): hard masks, soft reweights")
+    rhyme: Mode | None = option(None, "even lines rhyme (regulated forms), no rhyme character twice while another is "
+                                      "left: hard masks, soft reweights")
     tones: Mode | None = option(None, "follow the form's 平仄 pattern: hard masks, soft reweights")
     prosody: Literal["classical", "modern"] = option(
         "classical", "whose tones and rhymes: classical (平水韵, as the Tang poets) or modern (Mandarin)")
