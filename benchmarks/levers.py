@@ -75,6 +75,10 @@ VARIANTS = {
     "dropout-0.2": ["--preset", "cpu-fast", "--dropout", "0.2"],
     "tied": ["--preset", "cpu-fast", "--tied"],
     "embed-256": ["--preset", "cpu-fast", "--embed-size", "256"],
+    # the two that learned most per step together: less dropout, with tied vectors' fewer parameters to overfit
+    "dropout-0.2-tied": ["--preset", "cpu-fast", "--dropout", "0.2", "--tied"],
+    # ... whose output vectors also carry each character's tone and rhyme groups, as its input does
+    "dropout-0.2-tied-prosody": ["--preset", "cpu-fast", "--dropout", "0.2", "--tied", "--tied-prosody"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")

@@ -200,3 +200,47 @@ def test_the_poets_regulated_poems_keep_a_pattern_open_and_shuffled_lines_do_not
     shuffled = [shuffle_lines(p, rng) for p in regular]
     kept = [sum("none" not in c for c in pattern_inputs(poems)) / len(poems) for poems in (regular, shuffled)]
     assert len(regular) > 100 and kept[0] > 0.9 and kept[1] < 0.2, kept
+
+
+def tied_prosody_model(vocab, seed=0):
+    torch.manual_seed(seed)
+    config = ModelConfig(vocab_size=len(vocab), embed_size=6, hidden_size=5, prosody_inputs=PROSODY_INPUTS,
+                         softmax="adaptive", tied=True, tied_prosody=True)
+    return LanguageModel(config, prosody_tables(vocab)).double().eval()
+
+
+def test_tied_prosody_output_vectors_are_the_characters_whole_input_vectors(vocab):
+    """--tied-prosody: a character's output vector is its embedding plus its tone's and its rhyme groups'
+    vectors (the part of its input that does not depend on what precedes it); the rows stay distributions and
+    the training loss their cross entropy; and the LSTM still sees nothing of a character before predicting it."""
+    import torch.nn.functional as F
+
+    model = tied_prosody_model(vocab)
+    p = model.prosody
+    for ch in "光霜看，":
+        i = vocab.stoi[ch]
+        expected = model.embedding.weight[i] + p.tone_embedding.weight[p.tone[i]] + p.group_embedding.weight @ p.groups[i]
+        assert torch.allclose(model.output_vectors()[i], expected, atol=1e-12, rtol=0)
+    tokens = torch.tensor([[vocab.bos] + vocab.encode(REGULAR)])
+    logp, _ = model(tokens)
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(tokens.shape, dtype=torch.float64), atol=1e-12, rtol=0)
+    inputs, targets = tokens[:, :-1], tokens[:, 1:]
+    loss, n, _ = model.summed_loss(inputs, targets, vocab.pad)
+    explicit = F.nll_loss(model(inputs)[0].reshape(-1, len(vocab)), targets.reshape(-1), reduction="sum")
+    assert n == targets.numel() and loss.item() == pytest.approx(explicit.item(), rel=1e-12)
+    target, ch = 11, tokens[0, 11]                # 流: its tone changed changes its output vector, and the
+    before, vector = model.features(tokens)[0], model.output_vectors()[ch].clone()    # LSTM only after it
+    p.tone[ch] = (p.tone[ch] + 1) % len(TONE_CLASSES)
+    after = model.features(tokens)[0]
+    assert torch.equal(before[0, :target], after[0, :target]) and not torch.allclose(before, after)
+    assert not torch.allclose(model.output_vectors()[ch], vector)
+
+
+def test_tied_prosody_needs_tied_vectors_and_a_prosody_input(vocab):
+    from rnnlab.errors import RnnlabError
+
+    for kw in ({"tied": False}, {"prosody_inputs": ("position",)}, {"softmax": "full"}):
+        config = ModelConfig(**{"vocab_size": len(vocab), "embed_size": 6, "hidden_size": 5, "softmax": "adaptive",
+                                "prosody_inputs": PROSODY_INPUTS, "tied": True, "tied_prosody": True, **kw})
+        with pytest.raises(RnnlabError, match="--tied-prosody needs --tied, --softmax adaptive"):
+            LanguageModel(config, prosody_tables(vocab))

@@ -47,6 +47,9 @@ class ModelConfig:
     tied: bool = option(False, "output vectors = the embedding's (Press & Wolf 2017); plain LSTM: its output is "
                                "projected to --embed-size if that differs; AWD-LSTM: its last layer has --embed-size units",
                         switch="toggle", group="model")
+    tied_prosody: bool = option(False, "with --tied, --softmax adaptive and the tones or rhyme prosody inputs: a "
+                                       "character's output vector is its whole input vector, its embedding plus its "
+                                       "tone's and rhyme groups'", switch="toggle", group="model")
     cutoffs: tuple = ()           # adaptive: where its clusters begin, in vocabulary ids; () = 10% and 40% in
     form_tokens: int = 0          # --form-token: the vocabulary's last ids are the forms' tokens, from the data
 

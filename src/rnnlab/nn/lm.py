@@ -36,6 +36,9 @@ class LanguageModel(nn.Module):
             self.prosody = ProsodyInputs(config.prosody_inputs, config.embed_size, prosody_tables, pad=0)  # <pad> is id 0
         if config.prosody_loss:
             self.prosody_head = nn.Linear(config.hidden_size, len(TONE_CLASSES) + prosody_tables["groups"].shape[1])
+        if config.tied_prosody and not (config.tied and config.softmax == "adaptive"
+                                        and {"tones", "rhyme"} & set(config.prosody_inputs)):
+            raise RnnlabError("--tied-prosody needs --tied, --softmax adaptive and the tones or rhyme prosody inputs")
         self.rnn = make_lstm(config.cell, config.embed_size, config.hidden_size, config.num_layers, config.dropout)
         self.recurrent_weights = [n for n, _ in self.rnn.named_parameters() if n.startswith("weight_hh")]
         out_size = config.output_size()          # tied: the LSTM's output is projected to the embedding's size
@@ -125,9 +128,16 @@ class LanguageModel(nn.Module):
     def adaptive_log_probs(self, h, targets=None):
         """The adaptive softmax's exact log-probabilities: of every character (N, V), or of each target (N,)."""
         if self.config.tied:
-            weight = self.embedding.weight
+            weight = self.output_vectors()
             return self.decoder.log_prob(h, weight) if targets is None else self.decoder.target_log_prob(h, targets, weight)
         return self.decoder.log_prob(h) if targets is None else self.decoder(h, targets).output
+
+    def output_vectors(self):
+        """Tied: the characters' output vectors (V, E), their embedding rows; with tied_prosody each row plus
+        the tone's and rhyme groups' vectors that the prosody inputs add when the character is read."""
+        if self.config.tied_prosody:
+            return self.embedding.weight + self.prosody.character_vectors()
+        return self.embedding.weight
 
     def summed_loss(self, inputs, targets, ignore_index, state=None):
         """(summed cross entropy of the targets that are not ignore_index, their count, final state); the

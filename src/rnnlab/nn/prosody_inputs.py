@@ -178,6 +178,15 @@ class ProsodyInputs(nn.Module):
             for name, table in pattern_automaton().items():    # derived from forms.py: not saved with the weights
                 self.register_buffer(f"pattern_{name}", table, persistent=False)
 
+    def character_vectors(self):
+        """(V, E): what the tones and rhyme inputs add to each character's embedding, whatever it follows."""
+        parts = []
+        if "tones" in self.inputs:
+            parts.append(self.tone_embedding.weight[self.tone])
+        if "rhyme" in self.inputs:
+            parts.append(self.group_embedding(self.groups))
+        return sum(parts)
+
     def next_character_loss(self, scores, targets):
         """scores (N, 4 + G) for N target characters -> the summed cross entropy of their tone classes and of
         their rhyme groups (a polyphone's target spread evenly over its groups; marks and characters the
