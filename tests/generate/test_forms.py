@@ -92,7 +92,10 @@ def test_hard_rhyme_does_not_repeat_a_line_end_while_another_rhyme_is_left():
     ends = lambda poem: [text[-1] for text, _ in split_lines(poem)]  # noqa: E731
     assert all(ends(p) == ["山"] * 4 for p in generate(m, VOCAB, num=5, form="wujue", seed=5))
     groups = prosody.system("classical").groups
-    fresh_left = lambda used, rhyme: any(groups(ch) & groups(rhyme) for ch in VOCAB.itos if ch not in used)  # noqa: E731
+
+    def fresh_left(used, rhyme):
+        return any(groups(ch) & groups(rhyme) for ch in VOCAB.itos if ch not in used)
+
     repeats = 0
     for poem in generate(m, VOCAB, num=20, form="wujue", rhyme="hard", temperature=1.5, seed=5):
         last = ends(poem)

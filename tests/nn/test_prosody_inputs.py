@@ -29,9 +29,9 @@ def vocab():
     return Vocab.build([POEM + "看风", REGULAR], min_count=1)
 
 
-def model_of(vocab, inputs=PROSODY_INPUTS, seed=0):
+def model_of(vocab, inputs=PROSODY_INPUTS, seed=0, **options):
     torch.manual_seed(seed)
-    config = ModelConfig(vocab_size=len(vocab), embed_size=6, hidden_size=5, prosody_inputs=inputs)
+    config = ModelConfig(vocab_size=len(vocab), embed_size=6, hidden_size=5, prosody_inputs=inputs, **options)
     return LanguageModel(config, prosody_tables(vocab)).double().eval()
 
 
@@ -202,11 +202,7 @@ def test_the_poets_regulated_poems_keep_a_pattern_open_and_shuffled_lines_do_not
     assert len(regular) > 100 and kept[0] > 0.9 and kept[1] < 0.2, kept
 
 
-def tied_prosody_model(vocab, seed=0):
-    torch.manual_seed(seed)
-    config = ModelConfig(vocab_size=len(vocab), embed_size=6, hidden_size=5, prosody_inputs=PROSODY_INPUTS,
-                         softmax="adaptive", tied=True, tied_prosody=True)
-    return LanguageModel(config, prosody_tables(vocab)).double().eval()
+TIED_PROSODY = {"softmax": "adaptive", "tied": True, "tied_prosody": True}
 
 
 def test_tied_prosody_output_vectors_are_the_characters_whole_input_vectors(vocab):
@@ -215,11 +211,12 @@ def test_tied_prosody_output_vectors_are_the_characters_whole_input_vectors(voca
     the training loss their cross entropy; and the LSTM still sees nothing of a character before predicting it."""
     import torch.nn.functional as F
 
-    model = tied_prosody_model(vocab)
+    model = model_of(vocab, **TIED_PROSODY)
     p = model.prosody
     for ch in "光霜看，":
         i = vocab.stoi[ch]
-        expected = model.embedding.weight[i] + p.tone_embedding.weight[p.tone[i]] + p.group_embedding.weight @ p.groups[i]
+        expected = (model.embedding.weight[i] + p.tone_embedding.weight[p.tone[i]]
+                    + p.group_embedding.weight @ p.groups[i])
         assert torch.allclose(model.output_vectors()[i], expected, atol=1e-12, rtol=0)
     tokens = torch.tensor([[vocab.bos] + vocab.encode(REGULAR)])
     logp, _ = model(tokens)
@@ -239,8 +236,7 @@ def test_tied_prosody_output_vectors_are_the_characters_whole_input_vectors(voca
 def test_tied_prosody_needs_tied_vectors_and_a_prosody_input(vocab):
     from rnnlab.errors import RnnlabError
 
-    for kw in ({"tied": False}, {"prosody_inputs": ("position",)}, {"softmax": "full"}):
-        config = ModelConfig(**{"vocab_size": len(vocab), "embed_size": 6, "hidden_size": 5, "softmax": "adaptive",
-                                "prosody_inputs": PROSODY_INPUTS, "tied": True, "tied_prosody": True, **kw})
+    wrong = ((PROSODY_INPUTS, {"tied": False}), (("position",), {}), (PROSODY_INPUTS, {"softmax": "full"}))
+    for inputs, options in wrong:
         with pytest.raises(RnnlabError, match="--tied-prosody needs --tied, --softmax adaptive"):
-            LanguageModel(config, prosody_tables(vocab))
+            model_of(vocab, inputs, **{**TIED_PROSODY, **options})

@@ -176,7 +176,7 @@ class RegulatedConstraints(Constraints):
         super().reset(rows)
         self.open_templates = torch.ones(rows, len(self.templates[0]), dtype=torch.bool, device=self.device)  # templates open
         self.rhyme_of = torch.ones(rows, self.groups.shape[1], dtype=torch.bool, device=self.device)  # groups shared
-        self.line_ends = torch.zeros(rows, len(self.vocab), dtype=torch.bool, device=self.device)  # lines' last characters
+        self.line_ends = torch.zeros(rows, len(self.vocab), dtype=torch.bool, device=self.device)  # each line's last
 
     def refusal(self, step, ch, forced):
         line, col = divmod(step, self.width + 1)
