@@ -37,7 +37,7 @@ def test_options_land_in_their_sections_and_the_config_round_trips():
     (["--cell", "manual", "--precision", "bf16"], "--precision bf16 needs the torch engine's plain LSTM with the "
                                                   "native or autograd cell"),
     (["--engine", "numpy", "--softmax", "full"], "--engine numpy: the cpu-fast preset's --dropout, --prosody-inputs, "
-                                                 "--prosody-loss need the torch engine"),
+                                                 "--prosody-loss, --tied, --tied-prosody need the torch engine"),
     (["--engine", "numpy", "--cell", "manual"], "--cell is not used by this run: it needs the torch engine"),
     (["--engine", "numpy", "--optim-impl", "torch"], "--optim-impl is not used by this run: it needs the torch engine"),
     (["--engine", "numpy", "--dropout", "0.1"], "--dropout is not used by this run"),

@@ -99,8 +99,8 @@ def test_presets_follow_the_reference():
 
 def test_the_bundled_models_recipes_keep_their_settings():
     """cpu-2h-v1, -v2 and -v3 made the first three bundled models and stay as they were; cpu-2h, the fourth's,
-    is the default but for its width, its dropouts, its longer training poems and the loop's settings for
-    hours (MODEL_CARD.md names it), and -v3 is cpu-2h with dropout 0.4 and no DropConnect."""
+    is cpu-fast-v4 (the default of its day) but for its width, its dropouts, its longer training poems and the
+    loop's settings for hours (MODEL_CARD.md names it), and -v3 is cpu-2h with dropout 0.4 and no DropConnect."""
     assert PRESETS["cpu-2h-v1"] == {
         "embed_size": 512, "hidden_size": 512, "num_layers": 2, "dropout": 0.3, "batch_size": 64, "seq_len": 49,
         "softmax": "adaptive", "lr": 5e-3, "warmup": 20, "schedule": "cosine", "clip_norm": 1.0, "valid_subset": 1000,
@@ -109,16 +109,16 @@ def test_the_bundled_models_recipes_keep_their_settings():
     assert second.model.prosody_inputs == build_config("cpu-fast-v2").model.prosody_inputs
     assert second.model.prosody_loss == 0.5 and not second.model.tied and not second.data.form_token
     assert (second.model.num_layers, second.model.dropout, second.model.wdrop, second.model.dropouti) == (2, 0.4, 0.2, 0.1)
-    fourth, default = asdict(build_config("cpu-2h")), asdict(build_config("cpu-fast"))
+    fourth, base = asdict(build_config("cpu-2h")), asdict(build_config("cpu-fast-v4"))
     changed = {"model": {"hidden_size": 768, "dropout": 0.5, "wdrop": 0.2, "dropouti": 0.1},
                "data": {"train_seq_len": 129}, "bucket": True, "clip_norm": 1.0, "eval_every": 500, "patience": 5,
                "time_budget": 120.0}
     for key, value in changed.items():
         if isinstance(value, dict):
-            assert fourth[key] == {**default[key], **value}
+            assert fourth[key] == {**base[key], **value}
         else:
-            assert fourth[key] == value != default[key]
-    assert {k: v for k, v in fourth.items() if k not in changed} == {k: v for k, v in default.items() if k not in changed}
+            assert fourth[key] == value != base[key]
+    assert {k: v for k, v in fourth.items() if k not in changed} == {k: v for k, v in base.items() if k not in changed}
     assert build_config("cpu-2h-v3") == build_config("cpu-2h", dropout=0.4, wdrop=0.0)
 
 
@@ -143,11 +143,17 @@ def test_cpu_fast_v2_is_the_first_with_dropout_bf16_and_prosody():
     assert replace(second, data=first.data, model=first.model, precision="fp32") == first and second.precision == "auto"
 
 
-def test_cpu_fast_v3_is_v2_with_form_tokens_and_the_default_v3_without_the_cut_poems_end_mark():
-    default, third, second = build_config(), build_config("cpu-fast-v3"), build_config("cpu-fast-v2")
+def test_cpu_fast_v3_is_v2_with_form_tokens_and_v4_v3_without_the_cut_poems_end_mark():
+    fourth, third, second = build_config("cpu-fast-v4"), build_config("cpu-fast-v3"), build_config("cpu-fast-v2")
     assert third.data == replace(second.data, form_token=True) and replace(third, data=second.data) == second
-    assert default == build_config("cpu-fast") and default.data == replace(third.data, cut_end=False)
-    assert replace(default, data=third.data) == third
+    assert fourth.data == replace(third.data, cut_end=False) and replace(fourth, data=third.data) == third
+
+
+def test_the_default_is_v4_with_less_dropout_and_output_vectors_tied_to_the_prosody_carrying_inputs():
+    default, fourth = build_config(), build_config("cpu-fast-v4")
+    assert default == build_config("cpu-fast") and (fourth.model.dropout, fourth.model.tied) == (0.3, False)
+    assert replace(default, model=replace(default.model, dropout=0.3, tied=False, tied_prosody=False)) == fourth
+    assert (default.model.dropout, default.model.tied, default.model.tied_prosody) == (0.2, True, True)
 
 
 def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):
