@@ -81,6 +81,11 @@ VARIANTS = {
     # ... whose output vectors also carry each character's tone and rhyme groups, as its input does: the
     # default since 2026-12-03 (fifth session)
     "dropout-0.2-tied-prosody": ["--preset", "cpu-fast-v4", "--dropout", "0.2", "--tied", "--tied-prosody"],
+    # the default since stops improving after three epochs: more of each poem to learn from per epoch (all of
+    # a 七律's 64 characters; validation stays at 48)
+    "train-seq-len-65": ["--preset", "cpu-fast", "--train-seq-len", "65"],
+    # ... or the previous default's dropout with the tied output vectors
+    "tied-prosody-dropout-0.3": ["--preset", "cpu-fast", "--dropout", "0.3"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")
