@@ -79,7 +79,7 @@ VARIANTS = {
     # the two that learned most per step together: less dropout, with tied vectors' fewer parameters to overfit
     "dropout-0.2-tied": ["--preset", "cpu-fast-v4", "--dropout", "0.2", "--tied"],
     # ... whose output vectors also carry each character's tone and rhyme groups, as its input does: the
-    # default since 2026-12-03 (fifth session)
+    # default since 2026-12-03 (sixth session)
     "dropout-0.2-tied-prosody": ["--preset", "cpu-fast-v4", "--dropout", "0.2", "--tied", "--tied-prosody"],
     # the default since stops improving after three epochs: more of each poem to learn from per epoch (all of
     # a 七律's 64 characters; validation stays at 48)
