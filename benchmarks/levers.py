@@ -60,7 +60,6 @@ VARIANTS = {
     "cpu-fast": ["--preset", "cpu-fast"],
     "cpu-fast-v3": ["--preset", "cpu-fast-v3"],
     "cpu-fast-v4": ["--preset", "cpu-fast-v4"],
-    "cpu-fast-v5": ["--preset", "cpu-fast-v5"],
     "form-token-tied": ["--preset", "cpu-fast-v2", "--form-token", "--tied"],
     # levers of cpu-fast-v4 (the default from 2026-12-03 until the next): more dropout, Adam's usual first beta
     "dropout-0.4": ["--preset", "cpu-fast-v4", "--dropout", "0.4"],
@@ -82,11 +81,11 @@ VARIANTS = {
     # ... whose output vectors also carry each character's tone and rhyme groups, as its input does: the
     # default since 2026-12-03 (sixth session)
     "dropout-0.2-tied-prosody": ["--preset", "cpu-fast-v4", "--dropout", "0.2", "--tied", "--tied-prosody"],
-    # cpu-fast-v5, the default since, stops improving after three epochs: more of each poem to learn from per
-    # epoch (all of a 七律's 64 characters; validation stays at 48): the default since 2026-12-03 (seventh session)
-    "train-seq-len-65": ["--preset", "cpu-fast-v5", "--train-seq-len", "65"],
+    # the default since stops improving after three epochs: more of each poem to learn from per epoch (all of
+    # a 七律's 64 characters; validation stays at 48)
+    "train-seq-len-65": ["--preset", "cpu-fast", "--train-seq-len", "65"],
     # ... or the previous default's dropout with the tied output vectors
-    "tied-prosody-dropout-0.3": ["--preset", "cpu-fast-v5", "--dropout", "0.3"],
+    "tied-prosody-dropout-0.3": ["--preset", "cpu-fast", "--dropout", "0.3"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")
