@@ -81,8 +81,8 @@ VARIANTS = {
     # ... whose output vectors also carry each character's tone and rhyme groups, as its input does: the
     # default since 2026-12-03 (sixth session)
     "dropout-0.2-tied-prosody": ["--preset", "cpu-fast-v4", "--dropout", "0.2", "--tied", "--tied-prosody"],
-    # the default since stops improving after three epochs: more of each poem to learn from per epoch (all of
-    # a 七律's 64 characters; validation stays at 48)
+    # the default since stopped improving after three epochs on a slow draw: more of each poem to learn from
+    # per epoch (all of a 七律's 64 characters; validation stays at 48)
     "train-seq-len-65": ["--preset", "cpu-fast", "--train-seq-len", "65"],
     # ... or the previous default's dropout with the tied output vectors
     "tied-prosody-dropout-0.3": ["--preset", "cpu-fast", "--dropout", "0.3"],
