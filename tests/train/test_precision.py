@@ -1,6 +1,6 @@
-"""--precision: bf16 autocast for the plain LSTM's training steps. Weights, optimizer state, checkpoints,
-the softmax, the loss and every validation figure stay float32; auto takes bf16 only where the machine
-computes it natively."""
+"""--precision: bf16 autocast for the plain LSTM's training steps (and, with tied output vectors, the adaptive
+softmax's matrix products). Weights, optimizer state, checkpoints, the log-softmax, the loss and every validation
+figure stay float32; auto takes bf16 only where the machine computes it natively."""
 import json
 import math
 
@@ -27,9 +27,10 @@ def test_auto_takes_bf16_only_where_it_is_native(monkeypatch, flags, device, exp
     assert devices.pick_precision("fp32", device) == "fp32" and devices.pick_precision("bf16", device) == "bf16"
 
 
-def test_bf16_log_probabilities_and_loss_are_float32_and_close_to_fp32():
+@pytest.mark.parametrize("tied", [False, True])
+def test_bf16_log_probabilities_and_loss_are_float32_and_close_to_fp32(tied):
     torch.manual_seed(0)
-    model = LanguageModel(ModelConfig(vocab_size=50, embed_size=16, hidden_size=32, softmax="adaptive"))
+    model = LanguageModel(ModelConfig(vocab_size=50, embed_size=16, hidden_size=32, softmax="adaptive", tied=tied))
     tokens = torch.randint(4, 50, (3, 9))
     exact, _ = model(tokens)
     model.autocast_dtype = torch.bfloat16

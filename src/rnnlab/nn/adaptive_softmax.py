@@ -31,12 +31,13 @@ class TiedAdaptiveSoftmax(nn.Module):
     def head(self, h, weight):
         """log softmax over the head's characters, then one entry per cluster: (N, c_1 + clusters)."""
         c1 = self.bounds[1]
-        return torch.log_softmax(torch.cat([F.linear(h, weight[:c1], self.bias[:c1]), self.cluster_scores(h)], -1), -1)
+        scores = torch.cat([F.linear(h, weight[:c1], self.bias[:c1]), self.cluster_scores(h)], -1)
+        return torch.log_softmax(scores.to(h.dtype), -1)                # float32 even when the products were not
 
     def within(self, k, h, weight):
         """log softmax over cluster k's characters (k = 1, 2, ...): (N, its size)."""
         lo, hi = self.bounds[k], self.bounds[k + 1]
-        return torch.log_softmax(F.linear(self.projections[k - 1](h), weight[lo:hi], self.bias[lo:hi]), -1)
+        return torch.log_softmax(F.linear(self.projections[k - 1](h), weight[lo:hi], self.bias[lo:hi]).to(h.dtype), -1)
 
     def log_prob(self, h, weight):
         """(N, H) -> (N, V): log p of every character (generation, the look-inside view)."""

@@ -91,7 +91,7 @@ class LanguageModel(nn.Module):
         as float32, so the softmax, its log-probabilities and the loss are float32."""
         lower, config = self.autocast_dtype is not None, self.config
         counters = state[2] if state is not None and len(state) == 3 else None
-        with torch.autocast(tokens.device.type, dtype=self.autocast_dtype or torch.bfloat16, enabled=lower):
+        with self.lowered(tokens):
             x, counters = self.inputs(tokens, counters)
             x = self.input_dropout(x)
             state = None if state is None else state[:2]
@@ -126,11 +126,18 @@ class LanguageModel(nn.Module):
         return h if self.output_projection is None else self.output_projection(h)
 
     def adaptive_log_probs(self, h, targets=None):
-        """The adaptive softmax's exact log-probabilities: of every character (N, V), or of each target (N,)."""
+        """The adaptive softmax's log-probabilities: of every character (N, V), or of each target (N,). Tied and
+        with autocast_dtype set, its matrix products run in that dtype and its log-softmaxes in float32."""
         if self.config.tied:
             weight = self.output_vectors()
-            return self.decoder.log_prob(h, weight) if targets is None else self.decoder.target_log_prob(h, targets, weight)
+            with self.lowered(h):
+                return self.decoder.log_prob(h, weight) if targets is None else self.decoder.target_log_prob(h, targets, weight)
         return self.decoder.log_prob(h) if targets is None else self.decoder(h, targets).output
+
+    def lowered(self, tensor):
+        """autocast to autocast_dtype on the tensor's device, or nothing when it is None."""
+        return torch.autocast(tensor.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                              enabled=self.autocast_dtype is not None)
 
     def output_vectors(self):
         """Tied: the characters' output vectors (V, E), their embedding rows; with tied_prosody each row plus

@@ -182,7 +182,7 @@ class ProsodyInputs(nn.Module):
         """(V, E): what the tones and rhyme inputs add to each character's embedding, whatever it follows."""
         parts = []
         if "tones" in self.inputs:
-            parts.append(self.tone_embedding.weight[self.tone])
+            parts.append(self.tone_embedding(self.tone))
         if "rhyme" in self.inputs:
             parts.append(self.group_embedding(self.groups))
         return sum(parts)
