@@ -13,6 +13,8 @@ targets that fall in it. Here every character's output vector is its own embeddi
 P_k (hidden x hidden, starting as the identity) lets a cluster read the state its own way. torch's
 AdaptiveLogSoftmaxWithLoss gives its clusters smaller projections instead, and vectors of their own.
 The embedding is not held here: the model passes it (`weight`) to every call, so it is stored once.
+Under the model's bf16 autocast (--precision bf16) the products run in bf16 and each log-softmax in h's own
+dtype, float32 in training.
 """
 import torch
 import torch.nn.functional as F

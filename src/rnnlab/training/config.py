@@ -120,8 +120,9 @@ class TrainConfig:
     stream: StreamConfig | None = None    # AWD-LSTM only; the plain LSTM trains on padded poems
     engine: str = option("torch", "torch, or numpy (hand-written backward, numpy optimizers, CPU)",
                          choices=("torch", "numpy"), group="model")
-    precision: str = option("fp32", "the LSTM's arithmetic: fp32, bf16 (autocast; weights, optimizer state, "
-                                    "softmax and loss stay float32, and so does training's validation) or auto (bf16 "
+    precision: str = option("fp32", "the LSTM's arithmetic: fp32, bf16 (autocast, and the tied softmax's products; "
+                                    "weights, optimizer state, log-softmax and loss stay float32, and so does "
+                                    "training's validation) or auto (bf16 "
                                     "where the CPU or GPU computes it natively)", choices=PRECISIONS, group="model")
     batch_size: int = option(64, "sequences per step", bounds="positive_int", group=OPTIMISATION)
     epochs: int = option(20, "passes over the training split", bounds="positive_int", group=OPTIMISATION)
