@@ -88,7 +88,7 @@ class LanguageModel(nn.Module):
     def features(self, tokens, state=None):
         """tokens (B, T) -> the LSTM's output after dropout (B, T, H), final (h, c). With autocast_dtype set,
         the LSTM's matrix products run in that dtype (the weights stay float32) and its output comes back
-        as float32, so the softmax, its log-probabilities and the loss are float32."""
+        as float32, so the log-probabilities and the loss are float32 (adaptive_log_probs)."""
         lower, config = self.autocast_dtype is not None, self.config
         counters = state[2] if state is not None and len(state) == 3 else None
         with self.lowered(tokens):
