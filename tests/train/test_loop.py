@@ -149,11 +149,17 @@ def test_cpu_fast_v3_is_v2_with_form_tokens_and_v4_v3_without_the_cut_poems_end_
     assert fourth.data == replace(third.data, cut_end=False) and replace(fourth, data=third.data) == third
 
 
-def test_the_default_is_v4_with_less_dropout_and_output_vectors_tied_to_the_prosody_carrying_inputs():
-    default, fourth = build_config(), build_config("cpu-fast-v4")
-    assert default == build_config("cpu-fast") and (fourth.model.dropout, fourth.model.tied) == (0.3, False)
-    assert replace(default, model=replace(default.model, dropout=0.3, tied=False, tied_prosody=False)) == fourth
-    assert (default.model.dropout, default.model.tied, default.model.tied_prosody) == (0.2, True, True)
+def test_v5_is_v4_with_less_dropout_and_output_vectors_tied_to_the_prosody_carrying_inputs():
+    fifth, fourth = build_config("cpu-fast-v5"), build_config("cpu-fast-v4")
+    assert (fourth.model.dropout, fourth.model.tied) == (0.3, False)
+    assert replace(fifth, model=replace(fifth.model, dropout=0.3, tied=False, tied_prosody=False)) == fourth
+    assert (fifth.model.dropout, fifth.model.tied, fifth.model.tied_prosody) == (0.2, True, True)
+
+
+def test_the_default_is_v5_with_v4s_dropout():
+    default, fifth = build_config(), build_config("cpu-fast-v5")
+    assert default == build_config("cpu-fast") and default.model.dropout == 0.3
+    assert replace(default, model=replace(default.model, dropout=0.2)) == fifth
 
 
 def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):

@@ -22,8 +22,10 @@ from rnnlab.training.schedule import SCHEDULES
 # cpu-fast-v2 adds dropout, bf16 where the CPU computes it, and the prosody inputs and loss (issue 23;
 # benchmarks/levers.py, docs/time-to-quality.md, docs/prosody-inputs.md); cpu-fast-v3 begins each poem with
 # its form's token, which teaches the tones (docs/prosody-inputs.md#the-form-token); cpu-fast-v4 ends a poem
-# cut at --seq-len without <eos>, so that a 七律 goes on past line 6 (docs/time-to-quality.md); cpu-fast has
-# less dropout and output vectors tied to the input vectors, prosody included (more learned per step).
+# cut at --seq-len without <eos>, so that a 七律 goes on past line 6 (docs/time-to-quality.md); cpu-fast-v5 has
+# less dropout and output vectors tied to the input vectors, prosody included (more learned per step);
+# cpu-fast has v5's output vectors with v4's dropout again, since on a CPU with AMX v5 reaches a fifth epoch
+# in its 15 minutes and overfits there (docs/time-to-quality.md).
 # awd follows Merity et al.'s PTB setting (3 layers 400/1150, batch 80, BPTT 70, NT-ASGD at lr 30,
 # clip 0.25) and is meant for a GPU; awd-small trains on a 2-core CPU in minutes. Their poems are
 # not cut (seq_len 400) since the stream has no padding, and early stopping waits longer than NT-ASGD.
@@ -33,7 +35,8 @@ CPU_FAST_V2 = {**CPU_FAST_V1, "dropout": 0.3, "precision": "auto",
                "prosody_inputs": ("position", "tones", "rhyme", "pattern"), "prosody_loss": 0.5}
 CPU_FAST_V3 = {**CPU_FAST_V2, "form_token": True}
 CPU_FAST_V4 = {**CPU_FAST_V3, "cut_end": False}
-CPU_FAST = {**CPU_FAST_V4, "dropout": 0.2, "tied": True, "tied_prosody": True}
+CPU_FAST_V5 = {**CPU_FAST_V4, "dropout": 0.2, "tied": True, "tied_prosody": True}
+CPU_FAST = {**CPU_FAST_V5, "dropout": 0.3}
 HOURS = {"clip_norm": 1.0, "eval_every": 500, "patience": 5, "time_budget": 120.0}                  # cpu-2h*
 CPU_2H_V3 = {**CPU_FAST_V4, **HOURS, "hidden_size": 768, "dropout": 0.4, "dropouti": 0.1, "train_seq_len": 129,
              "bucket": True}
@@ -46,6 +49,7 @@ PRESETS = {
     "cpu-fast-v2": CPU_FAST_V2,
     "cpu-fast-v3": CPU_FAST_V3,
     "cpu-fast-v4": CPU_FAST_V4,
+    "cpu-fast-v5": CPU_FAST_V5,
     "cpu-fast": CPU_FAST,
     # the bundled model's (issue 25): cpu-fast-v4 one layer wider, regularised for a budget of hours (dropout
     # 0.5, DropConnect 0.2 on the recurrent weights, locked dropout on the input) and trained on more of each
