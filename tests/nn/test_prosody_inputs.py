@@ -233,6 +233,23 @@ def test_tied_prosody_output_vectors_are_the_characters_whole_input_vectors(voca
     assert not torch.allclose(model.output_vectors()[ch], vector)
 
 
+def test_generation_computes_the_tied_output_vectors_once_and_writes_the_same_poems(vocab, monkeypatch):
+    """generate() holds the tied output vectors fixed for its steps: the same poems as computing them at every
+    step, one call of the prosody's character vectors instead of one a step, and none kept afterwards."""
+    from contextlib import nullcontext
+
+    from rnnlab.generate.sampling import generate
+
+    model, calls = model_of(vocab, **TIED_PROSODY), []
+    character_vectors = model.prosody.character_vectors
+    monkeypatch.setattr(model.prosody, "character_vectors", lambda: calls.append(1) or character_vectors())
+    options = {"num": 4, "max_len": 12, "seed": 3}
+    fixed = generate(model, vocab, "明", **options)
+    assert len(calls) == 1 and model.fixed_output_vectors is None
+    monkeypatch.setattr(model, "output_vectors_fixed", nullcontext)      # every step computes them again
+    assert generate(model, vocab, "明", **options) == fixed and len(calls) > 5
+
+
 def test_tied_prosody_needs_tied_vectors_and_a_prosody_input(vocab):
     from rnnlab.errors import RnnlabError
 

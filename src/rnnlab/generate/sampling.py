@@ -6,6 +6,8 @@ distribution is renormalised over what is allowed), top-k and top-p filtering; t
 is the most likely one (greedy) or drawn from what is left (sample). Beam search keeps the
 `beam_size` best partial poems by log-probability, compared by mean log-probability per token.
 """
+from contextlib import nullcontext
+
 import torch
 
 from rnnlab.errors import RnnlabError
@@ -28,18 +30,19 @@ def generate(model, vocab, start="", **options):
     was_training = model.training
     model.eval()
     try:
-        gen = torch.Generator(device=device)
-        gen.manual_seed(o.seed if o.seed is not None else torch.seed())
-        logits, state = model(torch.tensor([opening_ids(vocab, o, None if o.form == "free" else o.form)],
-                                           device=device).repeat(rows, 1))
-        logits = logits[:, -1]
-        if vocab.form_ids and o.form == "free":
-            logits, state = model(choose_form(vocab, logits, o, gen)[:, None], state)
+        with getattr(model, "output_vectors_fixed", nullcontext)():      # tied output vectors: once, not per step
+            gen = torch.Generator(device=device)
+            gen.manual_seed(o.seed if o.seed is not None else torch.seed())
+            logits, state = model(torch.tensor([opening_ids(vocab, o, None if o.form == "free" else o.form)],
+                                               device=device).repeat(rows, 1))
             logits = logits[:, -1]
-        if o.strategy == "beam":
-            return _beam_search(model, vocab, constraints, logits, state, o.num, o.length_penalty)
-        return _decode(model, vocab, constraints, logits, state, o.strategy, o.temperature, o.top_k, o.top_p,
-                       o.repetition_penalty, gen)
+            if vocab.form_ids and o.form == "free":
+                logits, state = model(choose_form(vocab, logits, o, gen)[:, None], state)
+                logits = logits[:, -1]
+            if o.strategy == "beam":
+                return _beam_search(model, vocab, constraints, logits, state, o.num, o.length_penalty)
+            return _decode(model, vocab, constraints, logits, state, o.strategy, o.temperature, o.top_k, o.top_p,
+                           o.repetition_penalty, gen)
     finally:
         model.train(was_training)
 
