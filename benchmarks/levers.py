@@ -91,6 +91,10 @@ VARIANTS = {
     "whole-poems-bucket": ["--preset", "cpu-fast-v5", "--train-seq-len", "65", "--bucket"],
     # on a CPU with AMX cpu-fast-v5 reaches a fifth epoch and overfits there: more dropout (0.3: the default since)
     "tied-prosody-dropout-0.4": ["--preset", "cpu-fast-v5", "--dropout", "0.4"],
+    # ... and with AWD-LSTM's other regularisers, for a fifth and sixth epoch: a character's embedding dropped
+    # whole (dropoute), or DropConnect on the recurrent weights (wdrop)
+    "dropout-0.3-dropoute-0.1": ["--preset", "cpu-fast-v5", "--dropout", "0.3", "--dropoute", "0.1"],
+    "dropout-0.3-wdrop-0.2": ["--preset", "cpu-fast-v5", "--dropout", "0.3", "--wdrop", "0.2"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")
