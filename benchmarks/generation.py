@@ -45,12 +45,12 @@ def output_vectors_once_against_every_step(ckpt, rounds=5):
     """Median seconds for 20 poems: generate() as it is, and with the output vectors computed at every step."""
     times = {"once": [], "every": []}
     for r in range(rounds):
-        for name in times:
+        for name, spent in times.items():
             if name == "every":
                 ckpt.model.output_vectors_fixed = nullcontext          # the instance attribute hides the method
             t0 = time.perf_counter()
             ckpt.generate(num=20, seed=r)
-            times[name].append(time.perf_counter() - t0)
+            spent.append(time.perf_counter() - t0)
             if name == "every":
                 del ckpt.model.output_vectors_fixed
     return statistics.median(times["once"]), statistics.median(times["every"])
