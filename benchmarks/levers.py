@@ -95,6 +95,8 @@ VARIANTS = {
     # whole (dropoute), or DropConnect on the recurrent weights (wdrop)
     "dropout-0.3-dropoute-0.1": ["--preset", "cpu-fast-v5", "--dropout", "0.3", "--dropoute", "0.1"],
     "dropout-0.3-wdrop-0.2": ["--preset", "cpu-fast-v5", "--dropout", "0.3", "--wdrop", "0.2"],
+    # ... or more capacity, now that the bf16 step is cheap: a wider embedding and LSTM (tied: no projection)
+    "dropout-0.3-width-640": ["--preset", "cpu-fast-v5", "--dropout", "0.3", "--embed-size", "640", "--hidden-size", "640"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")
