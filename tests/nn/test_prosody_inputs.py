@@ -245,7 +245,7 @@ def test_generation_computes_the_tied_output_vectors_once_and_writes_the_same_po
     monkeypatch.setattr(model.prosody, "character_vectors", lambda: calls.append(1) or character_vectors())
     options = {"num": 4, "max_len": 12, "seed": 3}
     fixed = generate(model, vocab, "明", **options)
-    assert len(calls) == 1 and model.fixed_output_vectors is None
+    assert len(calls) == 1 and model.held_output_vectors is None
     monkeypatch.setattr(model, "output_vectors_fixed", nullcontext)      # every step computes them again
     assert generate(model, vocab, "明", **options) == fixed and len(calls) > 5
 

@@ -28,7 +28,7 @@ class LanguageModel(nn.Module):
             raise ValueError(f"unknown cell {config.cell!r}")
         self.config = config
         self.autocast_dtype = None      # torch.bfloat16: the embedding and the LSTM compute in it (training/engines.py)
-        self.fixed_output_vectors = None   # the tied output vectors, computed once while the weights stay fixed
+        self.held_output_vectors = None    # set inside output_vectors_fixed(): the tied output vectors, computed once
         self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
         self.input_dropout = LockedDropout(config.dropouti)
         if config.prosody_inputs or config.prosody_loss:
@@ -143,8 +143,8 @@ class LanguageModel(nn.Module):
     def output_vectors(self):
         """Tied: the characters' output vectors (V, E), their embedding rows; with tied_prosody each row plus
         the tone's and rhyme groups' vectors that the prosody inputs add when the character is read."""
-        if self.fixed_output_vectors is not None:
-            return self.fixed_output_vectors
+        if self.held_output_vectors is not None:
+            return self.held_output_vectors
         if self.config.tied_prosody:
             return self.embedding.weight + self.prosody.character_vectors()
         return self.embedding.weight
@@ -153,13 +153,13 @@ class LanguageModel(nn.Module):
     def output_vectors_fixed(self):
         """For a block that does not change the weights (generation: one step per character): the tied output
         vectors computed once, not at every step."""
-        saved = self.fixed_output_vectors
+        saved = self.held_output_vectors
         with torch.no_grad():
-            self.fixed_output_vectors = self.output_vectors() if self.config.tied else None
+            self.held_output_vectors = self.output_vectors() if self.config.tied else None
         try:
             yield self
         finally:
-            self.fixed_output_vectors = saved
+            self.held_output_vectors = saved
 
     def summed_loss(self, inputs, targets, ignore_index, state=None):
         """(summed cross entropy of the targets that are not ignore_index, their count, final state); the
