@@ -103,6 +103,22 @@ def test_a_timed_run_fits_the_cosine_to_its_budget_and_keeps_time_for_the_full_v
     assert lrs[-1] < 0.25 * max(lrs)
 
 
+def test_a_budget_longer_than_the_epochs_ends_the_cosine_with_the_epochs(tmp_path, monkeypatch):
+    """Fitted to the clock alone, the horizon of a run that runs out of epochs first lies beyond its last step,
+    and it would end at a high learning rate (the bundled model's first run on a fast CPU: 20 epochs in 65 of
+    its 110 minutes, the rate still at half its peak)."""
+    clock = TickingClock(1e-5)                               # 10 minutes: far more than 3 epochs need
+    monkeypatch.setattr(loop, "time", clock)
+    monkeypatch.setattr(budget, "time", clock)
+    cfg = build_config(corpus=POEMS, embed_size=8, hidden_size=12, batch_size=16, time_budget=10, epochs=3,
+                       warmup=5, valid_subset=10, eval_every=10, patience=1000, lr=0.01, log_every=1, device="cpu")
+    result = train(cfg, prepare(cfg.data), tmp_path / "run", progress=False)
+    progress = load_state(tmp_path / "run")["progress"]
+    assert progress["stop"] == "all epochs done" and progress["horizon"] == result.steps > 20
+    lrs = [float(r["lr"]) for r in csv.DictReader(open(tmp_path / "run" / "metrics.csv"))]
+    assert lrs[-1] < 0.02 * 0.01
+
+
 def test_validation_on_a_subset_reports_the_full_split_for_the_best_weights(tmp_path, capsys):
     cfg = build_config(corpus=POEMS, embed_size=8, hidden_size=12, batch_size=16, time_budget=0, max_steps=8,
                        valid_subset=5, eval_every=4, device="cpu")

@@ -8,8 +8,9 @@ reserve is measured again (the median cost of the validations so far) and the ho
 the pace since the calibration (validations included), so that the decay ends when the budget does and
 no step is spent at a learning rate of zero. The figures are averaged
 over torchrun's processes so that all agree; horizon and reserve are kept in the training state.
+A run that will finish its epochs (or --max-steps) before its budget ends has its horizon there instead:
+a cosine fitted to the clock alone would leave it at a high learning rate when the epochs run out.
 """
-import math
 import statistics
 import time
 
@@ -19,8 +20,9 @@ CALIBRATION_STEP = 20
 
 
 class Budget:
-    def __init__(self, cfg, progress, dist, full_valid_share):
+    def __init__(self, cfg, progress, dist, full_valid_share, last_step):
         self.cfg, self.progress, self.dist = cfg, progress, dist
+        self.last_step = last_step                         # where the epochs or --max-steps end the run
         self.full_valid_share = full_valid_share          # full-split validation cost / subset validation cost
         self.fits_horizon = bool(cfg.time_budget) and cfg.schedule == "cosine"
         self.started = self.deadline = self.mark = None
@@ -66,7 +68,7 @@ class Budget:
         self.deadline -= p.reserve
         self.mark = (time.perf_counter(), p.step)
         if self.fits_horizon:
-            p.horizon = min(int(horizon / self.dist.world), self.cfg.max_steps or math.inf)
+            p.horizon = min(int(horizon / self.dist.world), self.last_step)
             return f"step {p.step:>6}  cosine schedule fitted to the time budget: it ends at step {p.horizon}"
         return None
 
@@ -79,7 +81,7 @@ class Budget:
             return None
         per_step = (now - self.mark[0]) / (p.step - self.mark[1])
         horizon = self.dist.all_sum([fit_horizon(p.step, self.deadline - now, per_step)])[0] / self.dist.world
-        p.horizon = min(int(horizon), self.cfg.max_steps or math.inf)
+        p.horizon = min(int(horizon), self.last_step)
         return None
 
     def expected_steps(self, cap):

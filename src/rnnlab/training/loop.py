@@ -102,7 +102,7 @@ class Run:
         self.log = MetricsLog(self.dir / "metrics.csv" if self.main else None, extra, rows)
         self.steps_per_epoch = engine.steps_per_epoch(data.train)
         self.valid = data.valid.sample(cfg.valid_subset, cfg.seed) if cfg.valid_subset else data.valid   # while training
-        self.budget = Budget(cfg, progress, dist, len(data.valid) / len(self.valid))
+        self.budget = Budget(cfg, progress, dist, len(data.valid) / len(self.valid), self.total_steps())
 
     @classmethod
     def start(cls, cfg, data, run_dir, device, dist, init_from=None):
@@ -141,7 +141,7 @@ class Run:
         return run
 
     def total_steps(self):
-        """For the progress bar: an estimate with variable BPTT windows."""
+        """Where the epochs or --max-steps end the run (an estimate with variable BPTT windows)."""
         total = self.steps_per_epoch * self.cfg.epochs
         return total if self.cfg.max_steps is None else min(total, self.cfg.max_steps)
 
