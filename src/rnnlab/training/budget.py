@@ -84,11 +84,11 @@ class Budget:
         p.horizon = min(int(horizon), self.last_step)
         return None
 
-    def expected_steps(self, cap):
-        """The step the run will stop at, at the pace so far (at most `cap`)."""
+    def expected_steps(self):
+        """The step the run will stop at, at the pace so far (at most the last step its epochs allow)."""
         p, now = self.progress, time.perf_counter()
         mark = self.mark or (self.started, self.first_step)
         if self.deadline is None or p.step == mark[1]:
-            return cap
+            return self.last_step
         per_step = (now - mark[0]) / (p.step - mark[1])
-        return min(cap, p.step + max(0, int((self.deadline - now) / per_step)))
+        return min(self.last_step, p.step + max(0, int((self.deadline - now) / per_step)))

@@ -230,7 +230,7 @@ class Run:
     def pace(self):
         """The bar's figures refreshed (its total: where the run will stop); where no bar is drawn, the
         same figures for the validation line."""
-        p, expected = self.progress, self.budget.expected_steps(self.total_steps())
+        p, expected = self.progress, self.budget.expected_steps()
         left = f", {clock(max(0.0, self.budget.seconds_left()))} of the budget left" if self.budget.deadline else ""
         if self.bar is not None and not self.bar.disable:
             self.bar.total = expected
