@@ -108,6 +108,9 @@ VARIANTS = {
     # where six epochs overfit, more of each long poem to learn from (the text past the cut: 15% more at 64)
     "dropout-0.3-train-seq-len-65": ["--preset", "cpu-fast-v5", "--dropout", "0.3", "--train-seq-len", "65"],
     "dropout-0.3-train-seq-len-97": ["--preset", "cpu-fast-v5", "--dropout", "0.3", "--train-seq-len", "97"],
+    # 2026-12-04 (fourth session): the text past the cut read in windows of 48, the state carried (--train-window)
+    "windows-97": ["--preset", "cpu-fast", "--train-seq-len", "97", "--train-window", "48"],
+    "windows-whole": ["--preset", "cpu-fast", "--train-seq-len", "10000", "--train-window", "48"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")

@@ -125,7 +125,7 @@ def test_the_prosody_loss_is_the_next_characters_tone_and_group_cross_entropy(vo
     model = LanguageModel(config, prosody_tables(vocab)).double().eval()
     tokens = torch.tensor([[vocab.bos] + vocab.encode(POEM + "看")])
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
-    objective, loss_sum, n = model.objective(inputs, targets, vocab.pad)
+    objective, loss_sum, n, _ = model.objective(inputs, targets, vocab.pad)
     assert torch.equal(loss_sum, model.summed_loss(inputs, targets, vocab.pad)[0]) and n == targets.numel()
     scores = model.prosody_head(model.features(inputs)[0])[0]             # (T, 4 + G), written out by hand
     t = prosody_tables(vocab)

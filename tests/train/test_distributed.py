@@ -25,6 +25,8 @@ ARGS = ["--corpus", POEMS, "--embed-size", "8", "--hidden-size", "12", "--batch-
     # 2e-3 after these 6 steps, against 1e-7: the halves of a batch round differently)
     ["--preset", "cpu-fast", "--warmup", "2", "--valid-subset", "5", "--dropout", "0", "--precision", "fp32"],
     ["--preset", "seed-large", "--bucket"],                               # full softmax, length buckets
+    ["--preset", "cpu-fast", "--warmup", "2", "--valid-subset", "5", "--dropout", "0", "--precision", "fp32",
+     "--train-seq-len", "200", "--train-window", "9"],                  # long poems in windows, each row's state carried
 ])
 def test_two_processes_equal_one_with_the_same_global_batch(preset, tmp_path, capsys):
     args = ARGS + preset

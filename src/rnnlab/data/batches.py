@@ -5,13 +5,19 @@ import numpy as np
 
 def padded_batch(split, indices, pad):
     """Sequences split[i] for i in indices -> (inputs, targets), each (B, T) int64, padded with `pad`."""
-    seqs = [split[i] for i in indices]
-    width = max(len(s) for s in seqs) - 1
+    return padded_rows([split[i] for i in indices], pad)
+
+
+def padded_rows(seqs, pad):
+    """Sequences (None: a row of padding only) -> (inputs, targets), each (B, T) int64, T the longest's
+    length - 1: input = seq[:-1], target = seq[1:], padded with `pad`."""
+    width = max(len(s) for s in seqs if s is not None) - 1
     inputs = np.full((len(seqs), width), pad, dtype=np.int64)
     targets = np.full((len(seqs), width), pad, dtype=np.int64)
     for row, s in enumerate(seqs):
-        inputs[row, :len(s) - 1] = s[:-1]
-        targets[row, :len(s) - 1] = s[1:]
+        if s is not None:
+            inputs[row, :len(s) - 1] = s[:-1]
+            targets[row, :len(s) - 1] = s[1:]
     return inputs, targets
 
 
@@ -51,3 +57,33 @@ def eval_batches(split, batch_size):
     """Index batches in order of length, so evaluation wastes little work on padding."""
     order = np.argsort(np.diff(split.offsets), kind="stable")
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def window_batches(split, order, batch_size, window, pad):
+    """The poems in `order` read by `batch_size` lanes, each lane a poem at a time in windows of `window`
+    targets (truncated BPTT): a lane takes the next poem as soon as its own has no window left. -> a list
+    of (inputs, targets, fresh), fresh (B,) True where a row begins a poem (its state starts from zero)
+    or holds none (all padding). The epoch ends when fewer than half the lanes still have a poem: like
+    fold_tail, no step on a handful of rows (the rest of those poems is left out of this epoch), unless
+    it would have no step at all."""
+    lanes = [None] * batch_size             # per lane: (poem index, offset of its next window)
+    queue = iter(order)
+    batches = []
+    while True:
+        fresh = np.zeros(batch_size, dtype=bool)
+        for lane, held in enumerate(lanes):
+            if held is None or held[1] >= len(split[held[0]]) - 1:
+                poem = next(queue, None)
+                lanes[lane] = None if poem is None else (poem, 0)
+                fresh[lane] = True
+        active = sum(held is not None for held in lanes)
+        if active == 0 or (batches and 2 * active < batch_size):
+            return batches
+        pieces = [None if held is None else split[held[0]][held[1]:held[1] + window + 1] for held in lanes]
+        batches.append((*padded_rows(pieces, pad), fresh))
+        lanes = [None if held is None else (held[0], held[1] + window) for held in lanes]
+
+
+def window_count(split, window):
+    """How many windows of `window` targets a split's poems make (a poem of n targets: ceil(n / window))."""
+    return int((-(-(np.diff(split.offsets) - 1) // window)).sum())

@@ -167,17 +167,26 @@ class LanguageModel(nn.Module):
         h, state = self.features(inputs, state)
         return (*self.loss(h, targets, ignore_index), state)
 
-    def objective(self, inputs, targets, ignore_index):
+    def objective(self, inputs, targets, ignore_index, state=None):
         """What training minimises, summed over the targets: (the cross entropy plus prosody_loss times the
-        prosody head's, the cross entropy alone, the number of targets)."""
-        h, _ = self.features(inputs)
+        prosody head's, the cross entropy alone, the number of targets, the final state)."""
+        h, state = self.features(inputs, state)
         loss_sum, n = self.loss(h, targets, ignore_index)
         if not self.config.prosody_loss:
-            return loss_sum, loss_sum, n
+            return loss_sum, loss_sum, n, state
         keep = targets.reshape(-1) != ignore_index
         picked = h.reshape(-1, h.shape[-1])[keep]
         extra = self.prosody.next_character_loss(self.prosody_head(picked), targets.reshape(-1)[keep])
-        return loss_sum + self.config.prosody_loss * extra, loss_sum, n
+        return loss_sum + self.config.prosody_loss * extra, loss_sum, n, state
+
+    def restart(self, state, fresh):
+        """`state` (h, c[, counters]) with the rows where `fresh` (B,) is True back where a poem starts: h and c
+        zero, the prosody's counters as before any character (a poem read in windows, training/engines.py)."""
+        keep = ~fresh.view(1, -1, 1)
+        h, c = (torch.where(keep, s, 0.0) for s in state[:2])
+        if len(state) == 2:
+            return h, c
+        return h, c, torch.where(keep, state[2], self.prosody.start(fresh[:, None]))
 
     def loss(self, h, targets, ignore_index):
         """The summed cross entropy of the targets that are not `ignore_index` given the features h, and the

@@ -141,6 +141,11 @@ class TrainConfig:
                          group=OPTIMISATION)
     bucket: bool = option(False, "batch poems of similar length together, less padding", switch="toggle",
                           group=OPTIMISATION)
+    train_window: int | None = option(None, "read each training poem in windows of N tokens, the LSTM's "
+                                            "state carried from one window to the next (truncated BPTT): with "
+                                            "--train-seq-len above --seq-len, all of a long poem at the step's cost of "
+                                            "a short one", bounds="positive_int", metavar="N", group=OPTIMISATION,
+                                      default_text="the whole poem")
     valid_subset: int = option(0, "validate on the first N validation poems while training, on all of them at the "
                                   "end; 0 = all", bounds="non_negative_int", metavar="N", group=OPTIMISATION)
     clip_norm: float | None = option(None, "clip gradients to this global norm", bounds="positive_float",
@@ -201,6 +206,8 @@ NEEDS = {
     "cutoffs": (lambda c: c.model.softmax == "adaptive", "--softmax adaptive"),
     "bucket": (lambda c: not architecture_of(c.model).stream, "poems as batches (the plain LSTM; AWD-LSTM reads a stream)"),
     "valid_subset": (lambda c: c.engine == "torch", "the torch engine"),
+    "train_window": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream and not c.bucket,
+                     "the torch engine's plain LSTM, its poems in their shuffled order (not --bucket)"),
     "precision": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream, "the torch engine's plain LSTM"),
     "form_token": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream,
                    "the torch engine's plain LSTM (the AWD-LSTM reads a stream, the numpy engine counts every target)"),

@@ -12,7 +12,14 @@ import numpy as np
 import torch
 
 from rnnlab import optim as rnnlab_optim
-from rnnlab.data.batches import batch_count, bucketed_batches, padded_batch, shuffled_batches
+from rnnlab.data.batches import (
+    batch_count,
+    bucketed_batches,
+    padded_batch,
+    shuffled_batches,
+    window_batches,
+    window_count,
+)
 from rnnlab.data.stream import bptt_windows, stream_columns
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.awd import detach_state
@@ -115,17 +122,24 @@ class TorchUpdate:
 
 class PoemBatches:
     """Each step is a shuffled batch of whole poems, padded to the longest; `bucket`: of poems of similar
-    length (less padding). Under torchrun, process r takes poems r, r+N, ... of each batch, and a last
-    batch smaller than N is left out."""
+    length (less padding); `window`: the shuffled poems read in windows of that many tokens by the batch's
+    rows (window_batches), each step's batch then (inputs, targets, fresh). Under torchrun, process r takes
+    rows r, r+N, ... of each batch, and a last batch smaller than N is left out."""
 
-    def __init__(self, batch_size, pad, dist, bucket=False):
-        self.batch_size, self.pad, self.dist, self.bucket = batch_size, pad, dist, bucket
+    def __init__(self, batch_size, pad, dist, bucket=False, window=None):
+        self.batch_size, self.pad, self.dist, self.bucket, self.window = batch_size, pad, dist, bucket, window
 
     def steps_per_epoch(self, split):
+        """(with windows, an estimate: the windows over the batch size)"""
+        if self.window:
+            return max(1, round(window_count(split, self.window) / self.batch_size))
         return batch_count(len(split), self.batch_size)
 
     def epoch_batches(self, split, rng):
         r, n = self.dist.rank, self.dist.world
+        if self.window:
+            lanes = window_batches(split, rng.permutation(len(split)), self.batch_size, self.window, self.pad)
+            return [tuple(a[r::n] for a in batch) for batch in lanes]
         order = (bucketed_batches(np.diff(split.offsets), self.batch_size, rng) if self.bucket
                  else shuffled_batches(len(split), self.batch_size, rng))
         return [padded_batch(split, idx[r::n], self.pad) for idx in order if len(idx) >= n]
@@ -133,18 +147,22 @@ class PoemBatches:
 
 class TorchEngine(TorchUpdate):
     """The plain LSTM on padded poems; with cfg.precision bf16 its steps compute the LSTM in bfloat16
-    (weights, optimizer state and validation stay float32)."""
+    (weights, optimizer state and validation stay float32). With cfg.train_window a long poem takes several
+    steps, and `carry` is the state each row hands to its next window."""
 
     def __init__(self, cfg, model, device, vocab, dist=Single()):
         super().__init__(cfg, model.to(device), dist)
         self.device, self.pad = device, vocab.pad
         model.autocast_dtype = torch.bfloat16 if cfg.precision == "bf16" else None
-        self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist, cfg.bucket)
+        self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist, cfg.bucket, cfg.train_window)
         self.steps_per_epoch, self.epoch_batches = self.batches.steps_per_epoch, self.batches.epoch_batches
 
     def step(self, batch):
-        inputs, targets = (torch.from_numpy(a).to(self.device) for a in batch)
-        objective, loss_sum, n = self.model.objective(inputs, targets, self.pad)
+        inputs, targets, *fresh = (torch.from_numpy(a).to(self.device) for a in batch)
+        carried = None if not fresh or self.carry is None else [t.to(self.device) for t in self.carry]
+        state = None if carried is None else self.model.restart(carried, fresh[0])
+        objective, loss_sum, n, state = self.model.objective(inputs, targets, self.pad, state)
+        self.carry = tuple(t.detach() for t in state) if fresh else None
         n, total = self.dist.all_sum([n, loss_sum.item()])    # the global batch's targets: the loss is their mean
         grad_norm, norms = self.update(objective / n, total)
         return Step(total, int(n), grad_norm, norms)
