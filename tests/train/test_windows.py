@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.data.batches import bucketed_batches, round_batches, shuffled_batches, window_batches, window_count
+from rnnlab.data.batches import shuffled_batches, window_batches, window_count
 from rnnlab.data.dataset import Split, prepare
 from rnnlab.data.vocab import Vocab
 from rnnlab.nn.configs import PROSODY_INPUTS, ModelConfig
@@ -66,32 +66,6 @@ def test_windows_as_long_as_the_poems_are_the_shuffled_batches():
         assert fresh.all()
         rows = [split[i] for i in idx]
         assert [t[t != PAD].tolist() for t in targets[:len(rows)]] == [r[1:].tolist() for r in rows]
-
-
-def test_a_bucketed_batch_is_read_in_equal_windows_together_each_target_once():
-    split = poems(300)
-    lengths = np.diff(split.offsets)
-    order = bucketed_batches(lengths, 16, np.random.default_rng(2))
-    steps = round_batches(split, order, 7, PAD)
-    read, k = {}, 0
-    for idx in order:
-        longest = int(lengths[idx].max()) - 1
-        count = -(-longest // 7)
-        size = -(-longest // count)                               # as equal as they can be, none over 7
-        assert size <= 7 and (count - 1) * size < longest <= count * size
-        for j in range(count):
-            inputs, targets, fresh = steps[k + j]
-            assert fresh.tolist() == [j == 0] * len(idx) and targets.shape[1] <= size
-            for row, poem in enumerate(idx):
-                kept = targets[row] != PAD
-                assert (targets[row, kept] // 1000 - 1 == poem).all() and np.array_equal(inputs[row, kept] + 1,
-                                                                                         targets[row, kept])
-                read.setdefault(int(poem), []).extend(targets[row, kept].tolist())
-        k += count
-    assert k == len(steps)
-    assert read == {i: split[i][1:].tolist() for i in range(len(split))}           # every target once, in order
-    widths = [t.shape[1] for _, t, _ in steps]
-    assert sum(widths) * 16 < 1.25 * sum(int((t != PAD).sum()) for _, t, _ in steps)   # little padding
 
 
 POEM = "<七绝>朝辞白帝彩云间，千里江陵一日还。两岸猿声啼不住，轻舟已过万重山。"

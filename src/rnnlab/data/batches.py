@@ -87,20 +87,3 @@ def window_batches(split, order, batch_size, window, pad):
 def window_count(split, window):
     """How many windows of `window` targets a split's poems make (a poem of n targets: ceil(n / window))."""
     return int((-(-(np.diff(split.offsets) - 1) // window)).sum())
-
-
-def round_batches(split, index_batches, window, pad):
-    """Each batch of poems (bucketed by length, so alike) read together in as few windows as cover its
-    longest poem's L targets, all of one length: k = ceil(L / window) windows of ceil(L / k) targets, so no
-    step is a sliver of a tail. -> a list of (inputs, targets, fresh), fresh True on a batch's first step."""
-    batches = []
-    for idx in index_batches:
-        seqs = [split[i] for i in idx]
-        longest = max(len(s) for s in seqs) - 1
-        count = -(-longest // window)
-        size = -(-longest // count)
-        for k in range(count):
-            pieces = [s[k * size:(k + 1) * size + 1] if len(s) - 1 > k * size else None for s in seqs]
-            batches.append((*padded_rows(pieces, pad), np.full(len(seqs), k == 0)))
-    return batches
-

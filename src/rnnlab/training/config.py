@@ -144,8 +144,7 @@ class TrainConfig:
     train_window: int | None = option(None, "read each training poem in windows of N tokens, the LSTM's "
                                             "state carried from one window to the next (truncated BPTT): with "
                                             "--train-seq-len above --seq-len, all of a long poem at the step's cost of "
-                                            "a short one; with --bucket a batch of poems of alike length is read in "
-                                            "equal windows together (less padding)", bounds="positive_int", metavar="N", group=OPTIMISATION,
+                                            "a short one", bounds="positive_int", metavar="N", group=OPTIMISATION,
                                       default_text="the whole poem")
     valid_subset: int = option(0, "validate on the first N validation poems while training, on all of them at the "
                                   "end; 0 = all", bounds="non_negative_int", metavar="N", group=OPTIMISATION)
@@ -207,7 +206,8 @@ NEEDS = {
     "cutoffs": (lambda c: c.model.softmax == "adaptive", "--softmax adaptive"),
     "bucket": (lambda c: not architecture_of(c.model).stream, "poems as batches (the plain LSTM; AWD-LSTM reads a stream)"),
     "valid_subset": (lambda c: c.engine == "torch", "the torch engine"),
-    "train_window": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream, "the torch engine's plain LSTM"),
+    "train_window": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream and not c.bucket,
+                     "the torch engine's plain LSTM, its poems in their shuffled order (not --bucket)"),
     "precision": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream, "the torch engine's plain LSTM"),
     "form_token": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream,
                    "the torch engine's plain LSTM (the AWD-LSTM reads a stream, the numpy engine counts every target)"),

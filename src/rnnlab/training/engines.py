@@ -17,7 +17,6 @@ from rnnlab.data.batches import (
     bucketed_batches,
     padded_batch,
     shuffled_batches,
-    round_batches,
     window_batches,
     window_count,
 )
@@ -123,10 +122,8 @@ class TorchUpdate:
 
 class PoemBatches:
     """Each step is a shuffled batch of whole poems, padded to the longest; `bucket`: of poems of similar
-    length (less padding); `window`: poems read in windows of at most that many tokens, each step's batch
-    then (inputs, targets, fresh): the shuffled poems by the batch's rows, each row taking the next poem when
-    its own ends (window_batches), or with `bucket` each batch of alike poems in equal windows together
-    (round_batches). Under torchrun, process r takes
+    length (less padding); `window`: the shuffled poems read in windows of that many tokens by the batch's
+    rows (window_batches), each step's batch then (inputs, targets, fresh). Under torchrun, process r takes
     rows r, r+N, ... of each batch, and a last batch smaller than N is left out."""
 
     def __init__(self, batch_size, pad, dist, bucket=False, window=None):
@@ -140,12 +137,11 @@ class PoemBatches:
 
     def epoch_batches(self, split, rng):
         r, n = self.dist.rank, self.dist.world
+        if self.window:
+            lanes = window_batches(split, rng.permutation(len(split)), self.batch_size, self.window, self.pad)
+            return [tuple(a[r::n] for a in batch) for batch in lanes]
         order = (bucketed_batches(np.diff(split.offsets), self.batch_size, rng) if self.bucket
                  else shuffled_batches(len(split), self.batch_size, rng))
-        if self.window:
-            steps = (round_batches(split, order, self.window, self.pad) if self.bucket
-                     else window_batches(split, np.concatenate(order), self.batch_size, self.window, self.pad))
-            return [tuple(a[r::n] for a in batch) for batch in steps if len(batch[2]) >= n]
         return [padded_batch(split, idx[r::n], self.pad) for idx in order if len(idx) >= n]
 
 
@@ -164,7 +160,7 @@ class TorchEngine(TorchUpdate):
     def step(self, batch):
         inputs, targets, *fresh = (torch.from_numpy(a).to(self.device) for a in batch)
         carried = None if not fresh or self.carry is None else [t.to(self.device) for t in self.carry]
-        state = None if carried is None or fresh[0].all() else self.model.restart(carried, fresh[0])
+        state = None if carried is None else self.model.restart(carried, fresh[0])
         objective, loss_sum, n, state = self.model.objective(inputs, targets, self.pad, state)
         self.carry = tuple(t.detach() for t in state) if fresh else None
         n, total = self.dist.all_sum([n, loss_sum.item()])    # the global batch's targets: the loss is their mean
