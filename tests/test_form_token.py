@@ -9,7 +9,6 @@ import torch
 
 from rnnlab.data.dataset import DataConfig, prepare
 from rnnlab.data.vocab import Vocab
-from rnnlab.errors import RnnlabError
 from rnnlab.generate.forms import FORM_NAMES, form_of
 from rnnlab.nn.configs import ModelConfig
 from rnnlab.nn.lm import LanguageModel
@@ -199,6 +198,7 @@ def test_train_seq_len_cuts_only_the_training_poems_longer():
     assert grew > 0
 
 
-def test_train_seq_len_is_refused_for_running_text():
-    with pytest.raises(RnnlabError, match="--train-seq-len"):
-        prepare(DataConfig(corpus=ENGLISH, train_seq_len=100))
+def test_running_text_keeps_its_windows_of_seq_len_whatever_train_seq_len_says():
+    # the default trains poems whole (--train-seq-len 10000); running text has no poems to cut longer
+    plain, longer = (prepare(DataConfig(corpus=ENGLISH, train_seq_len=n)) for n in (None, 100))
+    assert np.array_equal(longer.train.tokens, plain.train.tokens) and np.array_equal(longer.train.offsets, plain.train.offsets)

@@ -61,10 +61,12 @@ class Checkpoint:
 
     def data(self, corpus=None, format=None):
         """A corpus (default: the one this model trained on) read, cleaned and split with this model's data
-        settings and vocabulary; the Tang corpus is fetched if it is missing."""
+        settings and vocabulary, every poem cut at its --seq-len as validation cuts them (a --train-seq-len
+        was for training only); the Tang corpus is fetched if it is missing."""
         from rnnlab.data.dataset import prepare
 
-        config = self.data_config if corpus is None else replace(self.data_config, corpus=str(corpus), format=format)
+        config = replace(self.data_config, train_seq_len=None)
+        config = config if corpus is None else replace(config, corpus=str(corpus), format=format)
         return prepare(config, vocab=self.vocab, fetch_missing=config.corpus == "tang")
 
     def perplexity(self, texts_or_corpus, split="all"):

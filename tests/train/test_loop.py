@@ -156,10 +156,18 @@ def test_v5_is_v4_with_less_dropout_and_output_vectors_tied_to_the_prosody_carry
     assert (fifth.model.dropout, fifth.model.tied, fifth.model.tied_prosody) == (0.2, True, True)
 
 
-def test_the_default_is_v5_with_v4s_dropout():
-    default, fifth = build_config(), build_config("cpu-fast-v5")
-    assert default == build_config("cpu-fast") and default.model.dropout == 0.3
-    assert replace(default, model=replace(default.model, dropout=0.2)) == fifth
+def test_v6_is_v5_with_v4s_dropout():
+    sixth, fifth = build_config("cpu-fast-v6"), build_config("cpu-fast-v5")
+    assert sixth.model.dropout == 0.3
+    assert replace(sixth, model=replace(sixth.model, dropout=0.2)) == fifth
+
+
+def test_the_default_is_v6_on_whole_poems_in_windows_in_batches_of_128():
+    default, sixth = build_config(), build_config("cpu-fast-v6")
+    assert default == build_config("cpu-fast")
+    assert (default.data.train_seq_len, default.train_window, default.batch_size, default.optim.lr) == (10_000, 66, 128, 7e-3)
+    assert replace(default, data=replace(default.data, train_seq_len=None), train_window=None, batch_size=64,
+                   optim=replace(default.optim, lr=5e-3)) == sixth
 
 
 def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):

@@ -17,7 +17,7 @@ from rnnlab.errors import RnnlabError
 from rnnlab.fileio import atomic_write_bytes, atomic_write_text
 from rnnlab.options import option
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2         # 2: stats' characters count the training poems as cut for training (--train-seq-len)
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class DataConfig:
                               "longer poems are truncated", bounds="positive_int")
     train_seq_len: int | None = option(None, "cut the training poems at this many tokens instead: more of each long "
                                              "poem to learn from, while validation and the vocabulary keep --seq-len, "
-                                             "so perplexities stay comparable", bounds="positive_int",
+                                             "so perplexities stay comparable; running text keeps --seq-len", bounds="positive_int",
                                        default_text="--seq-len")
     min_len: int = option(12, "drop poems shorter than this many characters", bounds="positive_int")
     min_count: int = option(3, "keep characters seen at least this often in the training split", bounds="positive_int")
@@ -146,8 +146,6 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
         stats = cstats.as_dict()
     if not kept:
         raise RnnlabError(f"{corpus.path}: no sequences left after cleaning ({_describe(stats)})")
-    if config.train_seq_len and corpus.format == "text":
-        raise RnnlabError("--train-seq-len: running text is cut into windows of --seq-len; it has no poems to cut longer")
     train_idx, valid_idx = split_indices(len(kept), config.valid_fraction, config.split_seed)
     if len(train_idx) == 0:
         raise RnnlabError(f"{corpus.path}: too few sequences ({len(kept)}) for a train/valid split")
@@ -162,8 +160,9 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
         vocab = Vocab.build((kept[i] for i in train_idx), config.min_count, tuple(FORM_NAMES) if form_token else ())
     if form_token and not vocab.form_ids:        # (a vocabulary with form tokens serves data without them)
         raise RnnlabError("--form-token: the vocabulary has no form tokens")
-    # --train-seq-len: the same poems, cut longer for training only
-    train_kept = [poem[:config.train_seq_len - 1] for poem in whole] if config.train_seq_len else kept
+    # --train-seq-len: the same poems, cut longer for training only (running text has no poems to cut longer)
+    train_kept = ([poem[:config.train_seq_len - 1] for poem in whole] if config.train_seq_len and corpus.format != "text"
+                  else kept)
 
     def encode(i, poems):
         if corpus.format == "text":
@@ -176,7 +175,8 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
     valid = Split.from_lists([encode(i, kept) for i in valid_idx])
     stats.update(
         corpus=str(corpus.path), format=corpus.format, t2s=t2s,
-        characters=sum(len(k) for k in kept), vocab_size=len(vocab),
+        characters=sum(len(train_kept[i]) for i in train_idx) + sum(len(kept[i]) for i in valid_idx),   # as encoded
+        vocab_size=len(vocab),
         train=len(train), valid=len(valid),
         unknown=int((train.tokens == vocab.unk).sum() + (valid.tokens == vocab.unk).sum()),
     )

@@ -254,4 +254,7 @@ def make_engine(cfg, model, device, vocab, dist=Single()) -> Engine:
     if dist.world > 1 and (cfg.architecture == "awd" or cfg.engine != "torch"):
         raise RnnlabError("torchrun data parallelism covers the torch engine's LSTM; train AWD-LSTM or the numpy "
                           "engine in one process")
+    if dist.world > 1 and cfg.train_window and cfg.batch_size % dist.world:
+        raise RnnlabError(f"--train-window under torchrun: --batch-size {cfg.batch_size} must be a multiple of the "
+                          f"{dist.world} processes (each carries the state of its share of the rows)")
     return globals()[architecture_of(cfg.model).engines[cfg.engine]](cfg, model, device, vocab, dist)

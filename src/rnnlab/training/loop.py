@@ -96,7 +96,7 @@ class Run:
         self.device, self.dist = device, dist
         self.main = dist.is_main
         self.rng = np.random.default_rng(cfg.seed)
-        self.carry = carry                    # the AWD-LSTM state to continue an epoch from, when resuming
+        self.carry = carry                    # the state to continue an epoch from, when resuming (AWD, --train-window)
         self.say, self.bar = print, None
         extra = [f"grad_norm:{name}" for name, _ in engine.model.named_parameters()] if cfg.log_grad_norms else []
         self.log = MetricsLog(self.dir / "metrics.csv" if self.main else None, extra, rows)
@@ -134,8 +134,11 @@ class Run:
         if progress.stop and not progress.stop.startswith("time budget"):
             raise RnnlabError(f"{run_dir}: this run has finished ({progress.stop}); there is nothing to resume")
         progress.stop = None
+        carry = state["carry"]
+        if dist.world > 1 and carry is not None:                  # every process's rows were saved: take this one's
+            carry = [ranks[dist.rank] for ranks in carry]
         run = cls(cfg, data, run_dir, make_engine(cfg, model, device, data.vocab, dist), progress, state["metrics"], device, dist,
-                  state["carry"])
+                  carry)
         run.engine.optimizer.load_state_dict(state["optimizer"])
         restore_rngs(state, dist.rank)
         return run
@@ -254,8 +257,10 @@ class Run:
 
     def save_state(self):
         torch_rngs = self.dist.gather(torch.get_rng_state())    # every process's: their dropout masks differ
+        carry = self.engine.carry                                 # under torchrun, each its rows' (--train-window)
+        ranks_carry = [self.dist.gather(t) for t in carry] if self.dist.world > 1 and carry is not None else None
         if self.main:
-            save_state(self.dir, self.engine, self.progress, self.log.rows, torch_rngs)
+            save_state(self.dir, self.engine, self.progress, self.log.rows, torch_rngs, ranks_carry)
         self.dist.barrier()                       # the others may read it (roll_back) only once it is whole
 
     def roll_back(self):

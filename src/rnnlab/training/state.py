@@ -76,15 +76,16 @@ def _join(obj, tensors):
     return obj
 
 
-def save_state(run_dir, engine, progress, metrics, torch_rngs=None):
+def save_state(run_dir, engine, progress, metrics, torch_rngs=None, carry=None):
     """Write RUN/resume.safetensors (`metrics`: the rows of metrics.csv so far; `torch_rngs`: every process's
-    torch generator state under torchrun, which their dropout masks of different shapes set apart); refuses
+    torch generator state under torchrun, which their dropout masks of different shapes set apart; `carry`:
+    what to save as the engine's carry, every process's under torchrun, else engine.carry); refuses
     (RnnlabError) if any weight or optimizer value is not finite."""
     tensors, torch_rngs = {}, torch_rngs or [torch.get_rng_state()]
     meta = {"version": STATE_VERSION, "progress": asdict(progress), "metrics": metrics,
             "model": _split({k: torch.as_tensor(v) for k, v in engine.model.state_dict().items()}, "model", tensors),
             "optimizer": _split(engine.optimizer.state_dict(), "optimizer", tensors),
-            "carry": _split(engine.carry, "carry", tensors),
+            "carry": _split(engine.carry if carry is None else carry, "carry", tensors),
             "rng": {"python": random.getstate(), "torch": _split(torch_rngs, "rng.torch", tensors)}}
     if not all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()):
         raise RnnlabError("refusing to write the training state: a weight or optimizer value is not finite")
