@@ -201,4 +201,5 @@ def test_train_seq_len_cuts_only_the_training_poems_longer():
 def test_running_text_keeps_its_windows_of_seq_len_whatever_train_seq_len_says():
     # the default trains poems whole (--train-seq-len 10000); running text has no poems to cut longer
     plain, longer = (prepare(DataConfig(corpus=ENGLISH, train_seq_len=n)) for n in (None, 100))
-    assert np.array_equal(longer.train.tokens, plain.train.tokens) and np.array_equal(longer.train.offsets, plain.train.offsets)
+    assert np.array_equal(longer.train.tokens, plain.train.tokens)
+    assert np.array_equal(longer.train.offsets, plain.train.offsets)

@@ -165,7 +165,8 @@ def test_v6_is_v5_with_v4s_dropout():
 def test_the_default_is_v6_on_whole_poems_in_windows_in_batches_of_128():
     default, sixth = build_config(), build_config("cpu-fast-v6")
     assert default == build_config("cpu-fast")
-    assert (default.data.train_seq_len, default.train_window, default.batch_size, default.optim.lr) == (10_000, 66, 128, 7e-3)
+    settings = (default.data.train_seq_len, default.train_window, default.batch_size, default.optim.lr)
+    assert settings == (10_000, 66, 128, 7e-3)
     assert replace(default, data=replace(default.data, train_seq_len=None), train_window=None, batch_size=64,
                    optim=replace(default.optim, lr=5e-3)) == sixth
 

@@ -102,8 +102,8 @@ def test_windows_longer_than_every_poem_train_as_whole_poems(tmp_path):
     whole = build_config("cpu-fast-v6", **common)               # the default before windows: poems cut at 48
     data = prepare(whole.data)
     longest = int(np.diff(data.train.offsets).max())
-    runs = [train(cfg, data, tmp_path / name, progress=False)
-            for name, cfg in (("whole", whole), ("windows", build_config("cpu-fast-v6", **common, train_window=longest)))]
+    windows = build_config("cpu-fast-v6", **common, train_window=longest)
+    runs = [train(cfg, data, tmp_path / name, progress=False) for name, cfg in (("whole", whole), ("windows", windows))]
     a, b = (r.checkpoint.model.state_dict() for r in runs)
     assert all(torch.equal(a[k], b[k]) for k in a)
     split_in_two = build_config("cpu-fast-v6", **common, train_window=longest // 2)

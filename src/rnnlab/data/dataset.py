@@ -29,7 +29,8 @@ class DataConfig:
                               "longer poems are truncated", bounds="positive_int")
     train_seq_len: int | None = option(None, "cut the training poems at this many tokens instead: more of each long "
                                              "poem to learn from, while validation and the vocabulary keep --seq-len, "
-                                             "so perplexities stay comparable; running text keeps --seq-len", bounds="positive_int",
+                                             "so perplexities stay comparable; running text keeps --seq-len",
+                                       bounds="positive_int",
                                        default_text="--seq-len")
     min_len: int = option(12, "drop poems shorter than this many characters", bounds="positive_int")
     min_count: int = option(3, "keep characters seen at least this often in the training split", bounds="positive_int")
@@ -161,8 +162,8 @@ def prepare(config, vocab=None, fetch_missing=False, use_cache=True):
     if form_token and not vocab.form_ids:        # (a vocabulary with form tokens serves data without them)
         raise RnnlabError("--form-token: the vocabulary has no form tokens")
     # --train-seq-len: the same poems, cut longer for training only (running text has no poems to cut longer)
-    train_kept = ([poem[:config.train_seq_len - 1] for poem in whole] if config.train_seq_len and corpus.format != "text"
-                  else kept)
+    cut_longer = config.train_seq_len and corpus.format != "text"
+    train_kept = [poem[:config.train_seq_len - 1] for poem in whole] if cut_longer else kept
 
     def encode(i, poems):
         if corpus.format == "text":
