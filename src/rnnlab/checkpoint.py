@@ -69,6 +69,13 @@ class Checkpoint:
         config = config if corpus is None else replace(config, corpus=str(corpus), format=format)
         return prepare(config, vocab=self.vocab, fetch_missing=config.corpus == "tang")
 
+    def training_split(self):
+        """The training split as the model read it (its poems cut at --train-seq-len, not --seq-len): what
+        novelty and `eval --unseen` compare with."""
+        from rnnlab.data.dataset import prepare
+
+        return prepare(self.data_config, vocab=self.vocab, fetch_missing=self.data_config.corpus == "tang").train
+
     def perplexity(self, texts_or_corpus, split="all"):
         """Perplexity per predicted character (the end mark included) of a list of poems, each scored whole
         as given, or of a corpus (a name or a path) read and cleaned as training read this model's corpus;

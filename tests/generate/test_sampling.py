@@ -21,7 +21,25 @@ def model(eos_bias=0.0, seed=0):
 def test_start_text_is_kept_and_length_capped():
     poems = generate(model(eos_bias=-50), VOCAB, "床前", num=5, max_len=20, seed=1)
     assert len(poems) == 5
-    assert all(p.startswith("床前") and len(p) == 20 for p in poems)
+    assert all(p.startswith("床前") and len(p) <= 20 for p in poems)
+
+
+def test_a_poem_the_cap_stops_ends_at_its_last_full_stop():
+    """Up to the cap, a capped run draws what an uncapped one draws; then its poem is cut after its last
+    。？！ (the start text kept), or kept as it is if it has none."""
+    m = model(eos_bias=-3, seed=4)
+    uncapped = generate(m, VOCAB, "床前", num=40, max_len=200, seed=5)
+    capped = generate(m, VOCAB, "床前", num=40, max_len=15, seed=5)
+    trimmed = 0
+    for long, short in zip(uncapped, capped):
+        if len(long) < 15:
+            assert short == long
+        else:
+            head = long[:15]
+            cut = max(head.rfind(mark) for mark in "。？！")
+            assert short == (head[:cut + 1] if cut >= 1 else head)
+            trimmed += short != head
+    assert 0 < trimmed and any(len(p) < 15 for p in uncapped)
 
 
 def test_eos_stops_generation():

@@ -162,7 +162,7 @@ def cmd_eval(args):
     seen = 0
     if args.unseen:
         from rnnlab.generate.forms import line_cuts
-        kept = split.without(ckpt.data().train, line_cuts(ckpt.vocab))
+        kept = split.without(ckpt.training_split(), line_cuts(ckpt.vocab))
         split, seen = kept, len(split) - len(kept)
         if not len(split):
             raise RnnlabError(f"--unseen: every sequence of {data.stats['corpus']} shares a line with the checkpoint's "

@@ -20,6 +20,7 @@ from rnnlab.generate.prosody import PING, ZE, is_han
 from rnnlab.generate.prosody import system as reading_system
 
 SOFT_PENALTY = math.log(0.1)      # a soft constraint makes a violating token 10x less likely
+STOPS = set("。？！")               # the marks that end a sentence, where a capped free poem may end
 
 
 def make_constraints(vocab, rows, options, device="cpu"):
@@ -78,6 +79,10 @@ class Constraints:
         self.rows = rows
         self.reset(rows)
 
+    def finish(self, ids):
+        """A poem's tokens as printed (without <eos>); the free form trims one the length cap stopped."""
+        return ids
+
     def reorder(self, index):
         """Keep the rows named by `index` (beam search)."""
         self.rows = len(index)
@@ -103,6 +108,14 @@ class FreeConstraints(Constraints):
         if len(self.acrostic) * 2 > self.length:
             raise RnnlabError(f"max-len ({self.length}) is too short for a {len(self.acrostic)}-line acrostic", "max_len")
         self.walk_start()
+
+    def finish(self, ids):
+        """A poem the length cap stopped ends at its last 。？！ (the start text kept whole), not in mid-line;
+        one with no such mark is kept as it is."""
+        if len(ids) < self.length:
+            return ids
+        ends = [i for i, t in enumerate(ids) if self.vocab.itos[t] in STOPS and i + 1 >= len(self.start)]
+        return ids[:ends[-1] + 1] if ends else ids
 
     def refusal(self, step, ch, forced):
         line = int(self.line[0])

@@ -34,9 +34,8 @@ def mean_logprob(model, vocab, texts):
 
 def training_lines(checkpoint):
     """Every line of every poem in the checkpoint's training split, as text."""
-    data = checkpoint.data()
-    vocab = checkpoint.vocab
-    return [text for i in range(len(data.train)) for text, _ in split_lines(vocab.decode(data.train[i].tolist()))]
+    train, vocab = checkpoint.training_split(), checkpoint.vocab
+    return [text for i in range(len(train)) for text, _ in split_lines(vocab.decode(train[i].tolist()))]
 
 
 def evaluate(checkpoint, poems, form="free", prosody="classical"):

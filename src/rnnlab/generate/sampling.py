@@ -133,7 +133,7 @@ def _decode(model, vocab, constraints, logits, state, strategy, temperature, top
             constraints.reorder(keep)
         logits, state = model(token[:, None], state)
         logits = logits[:, -1]
-    return [vocab.decode(_until_eos(row, vocab.eos)) for row in out]
+    return [vocab.decode(constraints.finish(_until_eos(row, vocab.eos))) for row in out]
 
 
 def _beam_search(model, vocab, constraints, logits, state, num, length_penalty):
@@ -171,7 +171,7 @@ def _beam_search(model, vocab, constraints, logits, state, num, length_penalty):
         logits, state = model(tokens[:, None], select_rows(state, index))
         logits = logits[:, -1]
     done.sort(key=lambda item: -item[0])
-    return [vocab.decode(seq) for _, seq in done[:num]]
+    return [vocab.decode(constraints.finish(seq)) for _, seq in done[:num]]
 
 
 def select_rows(state, index):
