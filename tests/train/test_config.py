@@ -67,7 +67,7 @@ def test_help_shows_the_defaults_that_apply(capsys, monkeypatch):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert ("learning rate (default: 0.007; seed-small 0.001, seed-large 0.001, cpu-fast-v1 0.005, cpu-fast-v2 0.005, "
-            "cpu-fast-v3 0.005, cpu-fast-v4 0.005, cpu-fast-v5 0.005, cpu-fast-v6 0.005, cpu-2h 0.005") in text
+            "cpu-fast-v3 0.005, cpu-fast-v4 0.005, cpu-fast-v5 0.005, cpu-fast-v6 0.005, cpu-2h-v4 0.005") in text
     assert "mean window length (default: awd 70, awd-small 35)" in text
     assert "(default: 49; seed-small 25, awd 400, awd-small 400)" in text
     assert "(default: position tones rhyme pattern; seed-small none, seed-large none, cpu-fast-v1 none" in text

@@ -98,9 +98,10 @@ def test_presets_follow_the_reference():
 
 
 def test_the_bundled_models_recipes_keep_their_settings():
-    """cpu-2h-v1, -v2 and -v3 made the first three bundled models and stay as they were; cpu-2h, the fourth's,
-    is cpu-fast-v4 (the default of its day) but for its width, its dropouts, its longer training poems and the
-    loop's settings for hours (MODEL_CARD.md names it), and -v3 is cpu-2h with dropout 0.4 and no DropConnect."""
+    """cpu-2h-v1, -v2 and -v3 made the first three bundled models and stay as they were; cpu-2h-v4, the fourth's
+    and fifth's, is cpu-fast-v4 (the default of its day) but for its width, its dropouts, its longer training
+    poems and the loop's settings for hours, and -v3 is -v4 with dropout 0.4 and no DropConnect; cpu-2h, the
+    sixth's (MODEL_CARD.md names it), is -v4 reading every poem whole in windows, as the default does."""
     assert PRESETS["cpu-2h-v1"] == {
         "embed_size": 512, "hidden_size": 512, "num_layers": 2, "dropout": 0.3, "batch_size": 64, "seq_len": 49,
         "softmax": "adaptive", "lr": 5e-3, "warmup": 20, "schedule": "cosine", "clip_norm": 1.0, "valid_subset": 1000,
@@ -109,7 +110,7 @@ def test_the_bundled_models_recipes_keep_their_settings():
     assert second.model.prosody_inputs == build_config("cpu-fast-v2").model.prosody_inputs
     assert second.model.prosody_loss == 0.5 and not second.model.tied and not second.data.form_token
     assert (second.model.num_layers, second.model.dropout, second.model.wdrop, second.model.dropouti) == (2, 0.4, 0.2, 0.1)
-    fourth, base = asdict(build_config("cpu-2h")), asdict(build_config("cpu-fast-v4"))
+    fourth, base = asdict(build_config("cpu-2h-v4")), asdict(build_config("cpu-fast-v4"))
     changed = {"model": {"hidden_size": 768, "dropout": 0.5, "wdrop": 0.2, "dropouti": 0.1},
                "data": {"train_seq_len": 129}, "bucket": True, "clip_norm": 1.0, "eval_every": 500, "patience": 5,
                "time_budget": 120.0}
@@ -119,7 +120,9 @@ def test_the_bundled_models_recipes_keep_their_settings():
         else:
             assert fourth[key] == value != base[key]
     assert {k: v for k, v in fourth.items() if k not in changed} == {k: v for k, v in base.items() if k not in changed}
-    assert build_config("cpu-2h-v3") == build_config("cpu-2h", dropout=0.4, wdrop=0.0)
+    assert build_config("cpu-2h-v3") == build_config("cpu-2h-v4", dropout=0.4, wdrop=0.0)
+    assert build_config("cpu-2h") == build_config("cpu-2h-v4", train_seq_len=10_000, train_window=66, batch_size=128,
+                                                  lr=7e-3, bucket=False)
 
 
 def test_the_first_default_preset_is_seed_large_trained_differently_on_the_same_data():

@@ -40,10 +40,12 @@ CPU_FAST_V4 = {**CPU_FAST_V3, "cut_end": False}
 CPU_FAST_V5 = {**CPU_FAST_V4, "dropout": 0.2, "tied": True, "tied_prosody": True}
 CPU_FAST_V6 = {**CPU_FAST_V5, "dropout": 0.3}
 WHOLE = 10_000            # --train-seq-len longer than any poem of the Tang corpus (its longest: 2,983 tokens)
-CPU_FAST = {**CPU_FAST_V6, "train_seq_len": WHOLE, "train_window": 66, "batch_size": 128, "lr": 7e-3}
+WINDOWS = {"train_seq_len": WHOLE, "train_window": 66, "batch_size": 128, "lr": 7e-3}   # whole poems, read in windows
+CPU_FAST = {**CPU_FAST_V6, **WINDOWS}
 HOURS = {"clip_norm": 1.0, "eval_every": 500, "patience": 5, "time_budget": 120.0}                  # cpu-2h*
 CPU_2H_V3 = {**CPU_FAST_V4, **HOURS, "hidden_size": 768, "dropout": 0.4, "dropouti": 0.1, "train_seq_len": 129,
              "bucket": True}
+CPU_2H_V4 = {**CPU_2H_V3, "dropout": 0.5, "wdrop": 0.2}
 AWD = {"architecture": "awd", "optimizer": "ntasgd", "lr": 30.0, "clip_norm": 0.25, "weight_decay": 1.2e-6,
        "patience": 8, "seq_len": 400}
 PRESETS = {
@@ -57,11 +59,12 @@ PRESETS = {
     "cpu-fast-v6": CPU_FAST_V6,
     "cpu-fast": CPU_FAST,
     # the bundled model's (issue 25): cpu-fast-v4 one layer wider, regularised for a budget of hours (dropout
-    # 0.5, DropConnect 0.2 on the recurrent weights, locked dropout on the input) and trained on more of each
-    # poem (cut at 128 characters, not 48: 29% more training characters; validation unchanged), batched by
-    # length so that little of a batch is padding. cpu-2h-v3 made the third bundled model (dropout 0.4, no
-    # DropConnect: it overfit), -v1 and -v2 the first two (two layers of 512; docs/time-to-quality.md)
-    "cpu-2h": {**CPU_2H_V3, "dropout": 0.5, "wdrop": 0.2},
+    # 0.5, DropConnect 0.2 on the recurrent weights, locked dropout on the input), trained as the default is:
+    # every poem whole, in windows of 66 with the state carried, batches of 128 at lr 7e-3. cpu-2h-v4 made the
+    # fourth and fifth bundled models (poems cut at 128 characters, batched by length), cpu-2h-v3 the third
+    # (dropout 0.4, no DropConnect: it overfit), -v1 and -v2 the first two (two layers of 512; docs/time-to-quality.md)
+    "cpu-2h": {**CPU_2H_V4, **WINDOWS, "bucket": False},
+    "cpu-2h-v4": CPU_2H_V4,
     "cpu-2h-v3": CPU_2H_V3,
     "cpu-2h-v2": {**CPU_FAST_V2, **HOURS, "num_layers": 2, "dropout": 0.4, "wdrop": 0.2, "dropouti": 0.1},
     "cpu-2h-v1": {**CPU_FAST_V1, **HOURS, "num_layers": 2, "dropout": 0.3, "precision": "auto"},
