@@ -135,10 +135,10 @@ class PeerCheckpoint:
     """What rnnlab's measures of generated poems (generate/evaluate.py) read from a checkpoint."""
 
     def __init__(self, model, data):
-        self.model, self.vocab, self._data = model, data.vocab, data
+        self.model, self.vocab, self.train = model, data.vocab, data.train
 
-    def data(self):
-        return self._data
+    def training_split(self):
+        return self.train
 
 
 def unconstrained_rates(model, data, num=300, seed=0):
