@@ -108,16 +108,17 @@ VARIANTS = {
     # where six epochs overfit, more of each long poem to learn from (the text past the cut: 15% more at 64)
     "dropout-0.3-train-seq-len-65": ["--preset", "cpu-fast-v5", "--dropout", "0.3", "--train-seq-len", "65"],
     "dropout-0.3-train-seq-len-97": ["--preset", "cpu-fast-v5", "--dropout", "0.3", "--train-seq-len", "97"],
-    # 2026-12-04 (fourth session): the text past the cut read in windows of 48, the state carried (--train-window)
-    "windows-97": ["--preset", "cpu-fast", "--train-seq-len", "97", "--train-window", "48"],
-    "windows-whole": ["--preset", "cpu-fast", "--train-seq-len", "10000", "--train-window", "48"],
-    "windows-whole-batch-128": ["--preset", "cpu-fast", "--train-seq-len", "10000", "--train-window", "48",
+    # 2026-12-04 (fourth session): the text past the cut read in windows of 48, the state carried (--train-window),
+    # on cpu-fast-v6, the default then (the last is the default since: cpu-fast)
+    "windows-97": ["--preset", "cpu-fast-v6", "--train-seq-len", "97", "--train-window", "48"],
+    "windows-whole": ["--preset", "cpu-fast-v6", "--train-seq-len", "10000", "--train-window", "48"],
+    "windows-whole-batch-128": ["--preset", "cpu-fast-v6", "--train-seq-len", "10000", "--train-window", "48",
                                 "--batch-size", "128", "--lr", "7e-3"],
-    "windows-whole-dropout-0.2": ["--preset", "cpu-fast", "--train-seq-len", "10000", "--train-window", "48",
+    "windows-whole-dropout-0.2": ["--preset", "cpu-fast-v6", "--train-seq-len", "10000", "--train-window", "48",
                                   "--dropout", "0.2"],
-    "windows-66-dropout-0.2": ["--preset", "cpu-fast", "--train-seq-len", "10000", "--train-window", "66",
+    "windows-66-dropout-0.2": ["--preset", "cpu-fast-v6", "--train-seq-len", "10000", "--train-window", "66",
                                "--dropout", "0.2"],
-    "windows-66-batch-128": ["--preset", "cpu-fast", "--train-seq-len", "10000", "--train-window", "66",
+    "windows-66-batch-128": ["--preset", "cpu-fast-v6", "--train-seq-len", "10000", "--train-window", "66",
                              "--batch-size", "128", "--lr", "7e-3"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
