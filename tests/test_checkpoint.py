@@ -113,6 +113,23 @@ def test_other_format_version(ckpt_dir):
         load_checkpoint(ckpt_dir)
 
 
+def test_novelty_and_unseen_compare_with_the_training_poems_as_the_model_read_them(tiny_run):
+    """The default reads every poem whole (--train-seq-len); the lines past validation's --seq-len cut are
+    lines it was trained on, which eval-gen's novelty and eval --unseen must count as seen."""
+    from rnnlab.data.dataset import prepare
+    from rnnlab.generate.evaluate import training_lines
+    from rnnlab.generate.forms import split_lines
+
+    ckpt = tiny_run.checkpoint
+
+    def lines(split):
+        return {text for i in range(len(split)) for text, _ in split_lines(ckpt.vocab.decode(split[i].tolist()))}
+
+    as_read, cut = prepare(ckpt.data_config, vocab=ckpt.vocab).train, ckpt.data().train
+    assert set(training_lines(ckpt)) == lines(as_read)
+    assert lines(as_read) - lines(cut)                   # the fixture has poems longer than the cut
+
+
 def test_python_api_generates(tiny_run):
     poems = rnnlab.load(tiny_run.run_dir).generate(start="月", num=2, temperature=0.8, max_len=12, seed=3)
     assert len(poems) == 2 and all(p.startswith("月") and len(p) <= 12 for p in poems)

@@ -203,23 +203,6 @@ def test_eval_unseen_leaves_out_exactly_the_poems_that_share_a_line_with_the_tra
     assert unseen["sequences"] == len(data.valid) - sharing
 
 
-def test_novelty_and_unseen_compare_with_the_training_poems_as_the_model_read_them(tiny_run):
-    """The default reads every poem whole (--train-seq-len); the lines past validation's --seq-len cut are
-    lines it was trained on, which eval-gen's novelty and eval --unseen must count as seen."""
-    from rnnlab.data.dataset import prepare
-    from rnnlab.generate.evaluate import training_lines
-    from rnnlab.generate.forms import split_lines
-
-    ckpt = tiny_run.checkpoint
-
-    def lines(split):
-        return {text for i in range(len(split)) for text, _ in split_lines(ckpt.vocab.decode(split[i].tolist()))}
-
-    as_read, cut = prepare(ckpt.data_config, vocab=ckpt.vocab).train, ckpt.data().train
-    assert set(training_lines(ckpt)) == lines(as_read)
-    assert lines(as_read) - lines(cut)                   # the fixture has poems longer than the cut
-
-
 def test_numpy_engine_lowers_perplexity_and_its_checkpoint_writes_poems(capsys, tmp_path):
     out_dir = tmp_path / "run"
     code, out, err = run(capsys, "train", "--preset", "seed-large", "--engine", "numpy", "--corpus", POEMS, "--epochs", "3",
