@@ -1,5 +1,7 @@
 """Which device a command runs on: `--device auto|cpu|cuda|mps`; auto takes CUDA, then Apple's MPS, then the CPU.
 (torch is imported when a device is picked, so that the command line starts without it.)"""
+import os
+
 from rnnlab.errors import RnnlabError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -46,3 +48,13 @@ def pick_precision(name, device):
     if name == "auto":
         return "bf16" if bf16_native(device) else "fp32"
     return name
+
+
+def uncached_onednn_kernels():
+    """Training in bf16 on a CPU: oneDNN, which computes it, keeps a compiled kernel with its own copy of the
+    weights for each new shape of a product, up to 1024 of them. The softmax reads only a batch's real targets,
+    a different number at every step, so that cache grew by about 40 MB a step (5.6 GB after 120 steps of
+    the default, 7 GB held through a 15-minute run) and was never hit. Turned off, the run holds 1.5 GB and
+    is no slower (benchmarks/train_memory.py). oneDNN reads the setting when it first builds a kernel; one
+    the user set is kept."""
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")

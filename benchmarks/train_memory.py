@@ -1,0 +1,90 @@
+"""Memory and pace of a training run of a preset (default: cpu-fast) on the Tang corpus, with oneDNN's kernel
+cache as oneDNN sets it (1024 kernels) and as rnnlab's bf16 training sets it (off: rnnlab.device
+.uncached_onednn_kernels), each setting in its own process, the rounds alternating:
+
+    python benchmarks/train_memory.py [--preset cpu-fast] [--corpus tang] [--steps 120] [--rounds 2] [--out FILE.json]
+
+Reported for each run: the resident memory after some steps and its peak (VmRSS, VmHWM of /proc/self/status)
+and the seconds per step after the 10th, with the CPU (rnnlab.machine.describe). No validation is run but
+the last one. Needs the corpus (RNNLAB_DATA) and the CPU to itself; about a minute per 100 steps a run.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CACHES = {"oneDNN's 1024": "1024", "off (rnnlab)": "0"}
+MARKS = (10, 20, 60, 120, 250, 500)
+
+
+def memory_gb():
+    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return {k: int(fields[k].split()[0]) / 1e6 for k in ("VmRSS", "VmHWM")}
+
+
+def child(preset, corpus, steps):
+    """Train `steps` steps in this process; print one JSON line of what it measured."""
+    from rnnlab.data.dataset import prepare
+    from rnnlab.training.config import build_config
+    from rnnlab.training.loop import train
+
+    cfg = build_config(preset, corpus=corpus, max_steps=steps, time_budget=0, eval_every=10**9)
+    data = prepare(cfg.data, fetch_missing=True)
+    seen = {"rss": {}, "times": []}
+
+    def on_step(run, seconds):
+        seen["times"].append(time.perf_counter())
+        if run.progress.step in MARKS:
+            seen["rss"][run.progress.step] = round(memory_gb()["VmRSS"], 2)
+
+    with tempfile.TemporaryDirectory() as out:
+        train(cfg, data, out, progress=False, on_step=on_step)
+    times = seen["times"]
+    print(json.dumps({"rss_gb": seen["rss"], "peak_gb": round(memory_gb()["VmHWM"], 2),
+                      "s_per_step": (times[-1] - times[9]) / (len(times) - 10)}))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", default="cpu-fast")
+    p.add_argument("--corpus", default="tang")
+    p.add_argument("--steps", type=int, default=120, help="steps a run (at least 11)")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--out", help="also write the results as JSON here")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.child:
+        return child(a.preset, a.corpus, a.steps)
+
+    from rnnlab.machine import describe
+
+    runs = {name: [] for name in CACHES}
+    for round_ in range(a.rounds):
+        for name, capacity in CACHES.items():
+            env = {**os.environ, "ONEDNN_PRIMITIVE_CACHE_CAPACITY": capacity}
+            done = subprocess.run([sys.executable, __file__, "--child", "--preset", a.preset, "--corpus", a.corpus,
+                                   "--steps", str(a.steps)],
+                                  env=env, capture_output=True, text=True, check=True)
+            runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(f"round {round_ + 1}, kernel cache {name}: {runs[name][-1]}", file=sys.stderr)
+    print(f"{describe()}; {a.preset}, {a.steps} steps, {a.rounds} rounds alternating")
+    marks = [m for m in MARKS if m <= a.steps]
+    print("| oneDNN kernel cache | " + " | ".join(f"RSS after {m} steps (GB)" for m in marks)
+          + " | peak (GB) | s per step (median) |")
+    print("|---" * (len(marks) + 3) + "|")
+    for name, results in runs.items():
+        rss = [statistics.median(r["rss_gb"][str(m)] for r in results) for m in marks]
+        print(f"| {name} | " + " | ".join(f"{x:.2f}" for x in rss)
+              + f" | {statistics.median(r['peak_gb'] for r in results):.2f}"
+              + f" | {statistics.median(r['s_per_step'] for r in results):.3f} |")
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump({"machine": describe(), "preset": a.preset, "steps": a.steps, "runs": runs}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
