@@ -16,13 +16,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 CACHES = {"oneDNN's 1024": "1024", "off (rnnlab)": "0"}
 MARKS = (10, 20, 60, 120, 250, 500)
 
 
 def memory_gb():
-    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
     return {k: int(fields[k].split()[0]) / 1e6 for k in ("VmRSS", "VmHWM")}
 
 
