@@ -58,6 +58,8 @@ def main(argv=None):
     p.add_argument("--out", help="also write the results as JSON here")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.steps < 11 or a.rounds < 1:
+        p.error("--steps must be at least 11 and --rounds at least 1")
     if a.child:
         return child(a.preset, a.corpus, a.steps)
 
