@@ -25,6 +25,8 @@ from rnnlab.machine import describe
 
 # name -> the options of `rnnlab train` beside --time-budget and --seed
 V1 = ["--preset", "cpu-fast-v1"]          # the default preset before issue 23
+# cpu-fast-v6 reading every poem whole in windows of 66 by 128 rows: with --lr 7e-3, the default since 2026-12-04
+WINDOWS_66_BATCH_128 = ["--preset", "cpu-fast-v6", "--train-seq-len", "10000", "--train-window", "66", "--batch-size", "128"]
 PROSODY = ["--prosody-inputs", "position", "tones", "rhyme", "--prosody-loss", "0.5"]
 VARIANTS = {
     "base": V1,
@@ -118,14 +120,11 @@ VARIANTS = {
                                   "--dropout", "0.2"],
     "windows-66-dropout-0.2": ["--preset", "cpu-fast-v6", "--train-seq-len", "10000", "--train-window", "66",
                                "--dropout", "0.2"],
-    "windows-66-batch-128": ["--preset", "cpu-fast-v6", "--train-seq-len", "10000", "--train-window", "66",
-                             "--batch-size", "128", "--lr", "7e-3"],
+    "windows-66-batch-128": WINDOWS_66_BATCH_128 + ["--lr", "7e-3"],
     # 2026-12-04 (sixth session): the default since (windows-66-batch-128) had its best weights at its last step
     # in two runs, still learning: less dropout, or a higher rate
-    "windows-66-batch-128-dropout-0.2": ["--preset", "cpu-fast-v6", "--train-seq-len", "10000", "--train-window",
-                                         "66", "--batch-size", "128", "--lr", "7e-3", "--dropout", "0.2"],
-    "windows-66-batch-128-lr-0.01": ["--preset", "cpu-fast-v6", "--train-seq-len", "10000", "--train-window", "66",
-                                     "--batch-size", "128", "--lr", "1e-2"],
+    "windows-66-batch-128-dropout-0.2": WINDOWS_66_BATCH_128 + ["--lr", "7e-3", "--dropout", "0.2"],
+    "windows-66-batch-128-lr-0.01": WINDOWS_66_BATCH_128 + ["--lr", "1e-2"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")

@@ -4,7 +4,8 @@ cache as oneDNN sets it (1024 kernels) and as rnnlab's bf16 training sets it (of
 
     python benchmarks/train_memory.py [--preset cpu-fast] [--corpus tang] [--steps 120] [--rounds 2] [--out FILE.json]
 
-Reported for each run: the resident memory after some steps and its peak (VmRSS, VmHWM of /proc/self/status)
+Reported for each run: the resident memory after some steps and its peak (rnnlab.bench's rss_mib and
+peak_rss_mib)
 and the seconds per step after the 10th, with the CPU (rnnlab.machine.describe). No validation is run but
 the last one. Needs the corpus (RNNLAB_DATA) and the CPU to itself; about a minute per 100 steps a run.
 """
@@ -16,19 +17,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 CACHES = {"oneDNN's 1024": "1024", "off (rnnlab)": "0"}
 MARKS = (10, 20, 60, 120, 250, 500)
 
 
-def memory_gb():
-    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
-    return {k: int(fields[k].split()[0]) / 1e6 for k in ("VmRSS", "VmHWM")}
+def gb(mib):
+    return round(mib * 2 ** 20 / 1e9, 2)
 
 
 def child(preset, corpus, steps):
     """Train `steps` steps in this process; print one JSON line of what it measured."""
+    from rnnlab.bench import peak_rss_mib, rss_mib
     from rnnlab.data.dataset import prepare
     from rnnlab.training.config import build_config
     from rnnlab.training.loop import train
@@ -40,12 +40,12 @@ def child(preset, corpus, steps):
     def on_step(run, seconds):
         seen["times"].append(time.perf_counter())
         if run.progress.step in MARKS:
-            seen["rss"][run.progress.step] = round(memory_gb()["VmRSS"], 2)
+            seen["rss"][run.progress.step] = gb(rss_mib())
 
     with tempfile.TemporaryDirectory() as out:
         train(cfg, data, out, progress=False, on_step=on_step)
     times = seen["times"]
-    print(json.dumps({"rss_gb": seen["rss"], "peak_gb": round(memory_gb()["VmHWM"], 2),
+    print(json.dumps({"rss_gb": seen["rss"], "peak_gb": gb(peak_rss_mib()),
                       "s_per_step": (times[-1] - times[9]) / (len(times) - 10)}))
 
 
