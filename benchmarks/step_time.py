@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from rnnlab.data.dataset import prepare
-from rnnlab.device import uncached_onednn_kernels
 from rnnlab.machine import describe
 from rnnlab.nn.lm import full_precision
 from rnnlab.training.config import build_config
@@ -72,7 +71,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.steps < 1 or args.rounds < 1:
         parser.error("--steps and --rounds must be at least 1")
-    uncached_onednn_kernels()          # as bf16 training has it, before the fp32 steps could start the cache
     torch.manual_seed(0)
     cfg = build_config(args.preset, corpus=args.corpus)
     data = prepare(cfg.data)

@@ -1,6 +1,12 @@
-"""Memory and pace of a training run of a preset (default: cpu-fast) on the Tang corpus, with oneDNN's kernel
-cache as oneDNN sets it (1024 kernels) and as rnnlab's bf16 training sets it (off: rnnlab.device
-.uncached_onednn_kernels), each setting in its own process, the rounds alternating:
+"""Memory and pace of a training run of a preset (default: cpu-fast) on the Tang corpus in three settings,
+each in its own process, the rounds alternating:
+
+    rows as they are         the tied softmax's bf16 products on the batch's real targets, a new number of rows
+                             at every step; oneDNN compiles a kernel for each new shape and keeps up to 1024
+    ... kernel cache off     the same with ONEDNN_PRIMITIVE_CACHE_CAPACITY=0 (rnnlab's setting from the sixth session
+                             of 2026-12-04): nothing kept, every kernel compiled again at every step
+    rows rounded (rnnlab)    the rows padded to a multiple of rnnlab.nn.lm.ROW_MULTIPLE: a few shapes, each
+                             compiled once and kept
 
     python benchmarks/train_memory.py [--preset cpu-fast] [--corpus tang] [--steps 120] [--rounds 2] [--out FILE.json]
 
@@ -18,7 +24,9 @@ import sys
 import tempfile
 import time
 
-CACHES = {"oneDNN's 1024": "1024", "off (rnnlab)": "0"}
+# name: (rows rounded to a multiple of, oneDNN's kernel cache capacity; None: oneDNN's own)
+SETTINGS = {"rows as they are": (1, None), "rows as they are, kernel cache off": (1, "0"),
+            "rows rounded (rnnlab)": (None, None)}
 MARKS = (10, 20, 60, 120, 250, 500)
 
 
@@ -26,13 +34,16 @@ def gb(mib):
     return round(mib * 2 ** 20 / 1e9, 2)
 
 
-def child(preset, corpus, steps):
+def child(preset, corpus, steps, row_multiple):
     """Train `steps` steps in this process; print one JSON line of what it measured."""
     from rnnlab.bench import peak_rss_mib, rss_mib
+    from rnnlab.nn import lm
     from rnnlab.data.dataset import prepare
     from rnnlab.training.config import build_config
     from rnnlab.training.loop import train
 
+    if row_multiple:
+        lm.ROW_MULTIPLE = row_multiple
     cfg = build_config(preset, corpus=corpus, max_steps=steps, time_budget=0, eval_every=10**9)
     data = prepare(cfg.data, fetch_missing=True)
     seen = {"rss": {}, "times": []}
@@ -57,26 +68,29 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--out", help="also write the results as JSON here")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--row-multiple", type=int, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.steps < 11 or a.rounds < 1:
         p.error("--steps must be at least 11 and --rounds at least 1")
     if a.child:
-        return child(a.preset, a.corpus, a.steps)
+        return child(a.preset, a.corpus, a.steps, a.row_multiple)
 
     from rnnlab.machine import describe
 
-    runs = {name: [] for name in CACHES}
+    runs = {name: [] for name in SETTINGS}
     for round_ in range(a.rounds):
-        for name, capacity in CACHES.items():
-            env = {**os.environ, "ONEDNN_PRIMITIVE_CACHE_CAPACITY": capacity}
+        for name, (multiple, capacity) in SETTINGS.items():
+            env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+            env.update({"ONEDNN_PRIMITIVE_CACHE_CAPACITY": capacity} if capacity else {})
+            rows = ["--row-multiple", str(multiple)] if multiple else []
             done = subprocess.run([sys.executable, __file__, "--child", "--preset", a.preset, "--corpus", a.corpus,
-                                   "--steps", str(a.steps)],
+                                   "--steps", str(a.steps), *rows],
                                   env=env, capture_output=True, text=True, check=True)
             runs[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(f"round {round_ + 1}, kernel cache {name}: {runs[name][-1]}", file=sys.stderr)
+            print(f"round {round_ + 1}, {name}: {runs[name][-1]}", file=sys.stderr)
     print(f"{describe()}; {a.preset}, {a.steps} steps, {a.rounds} rounds alternating")
     marks = [m for m in MARKS if m <= a.steps]
-    print("| oneDNN kernel cache | " + " | ".join(f"RSS after {m} steps (GB)" for m in marks)
+    print("| bf16 softmax products | " + " | ".join(f"RSS after {m} steps (GB)" for m in marks)
           + " | peak (GB) | s per step (median) |")
     print("|---" * (len(marks) + 3) + "|")
     for name, results in runs.items():

@@ -1,7 +1,5 @@
 """Which device a command runs on: `--device auto|cpu|cuda|mps`; auto takes CUDA, then Apple's MPS, then the CPU.
 (torch is imported when a device is picked, so that the command line starts without it.)"""
-import os
-
 from rnnlab.errors import RnnlabError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -49,12 +47,3 @@ def pick_precision(name, device):
         return "bf16" if bf16_native(device) else "fp32"
     return name
 
-
-def uncached_onednn_kernels():
-    """Training in bf16 on a CPU: oneDNN, which computes it, keeps a compiled kernel and its buffers for each
-    new shape of a product, up to 1024 of them. The softmax reads only a batch's real targets, a different
-    number at every step, so that cache grew by about 35 MB a step with kernels seldom used again (5.4 GB
-    after 120 steps of the default, 7 GB held through a 15-minute run). Turned off: 1.5 GB after 120 steps,
-    2.1 GB at most through 15 minutes, and the step 1.12x faster (benchmarks/train_memory.py). oneDNN reads
-    the setting when it first builds a kernel; one the user set is kept."""
-    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0")

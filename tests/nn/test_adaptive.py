@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.configs import ModelConfig
-from rnnlab.nn.lm import LanguageModel
+from rnnlab.nn.lm import ROW_MULTIPLE, LanguageModel
 from rnnlab.training.config import build_config
 
 V = 97
@@ -97,6 +97,37 @@ def test_tied_log_probabilities_follow_the_two_level_formula_with_the_embedding_
     targets = torch.tensor([2, 17, 90])
     assert torch.allclose(m.adaptive_log_probs(h, targets), got[torch.arange(3), targets].log(), rtol=1e-12, atol=0)
     assert not any(p is E for p in m.decoder.parameters())              # stored once: the model's embedding
+
+
+def test_rows_rounded_up_change_no_log_probability_and_no_gradient():
+    """In bf16 the tied softmax pads its products' rows with zeros (nn/adaptive_softmax.py): the rows added are
+    left out, so every target's log p and every gradient is as without them (float64)."""
+    m = tied(cutoffs=(5, 30))
+    h = torch.randn(13, 32, dtype=torch.float64, requires_grad=True)
+    targets = torch.tensor([2, 17, 90, 0, 4, 29, 30, 96, 5, 11, 60, 1, 3])        # every cluster, both edges
+    weights = [h, m.embedding.weight, *m.decoder.parameters()]
+    plain = m.decoder.target_log_prob(h, targets, m.output_vectors())
+    rounded = m.decoder.target_log_prob(h, targets, m.output_vectors(), row_multiple=8)
+    assert rounded.shape == (13,) and torch.allclose(rounded, plain, rtol=1e-12, atol=0)
+    for a, b in zip(torch.autograd.grad(plain.sum(), weights), torch.autograd.grad(rounded.sum(), weights)):
+        assert torch.allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_in_bf16_the_softmax_products_have_rows_in_multiples_of_row_multiple():
+    """oneDNN compiles a bf16 product's kernel for each new shape; the real targets are a new number each
+    step, so their rows are rounded up (benchmarks/train_memory.py); float32 needs no rounding."""
+    m = tied(torch.float32, cutoffs=(5, 30))
+    seen = []
+    for layer in (m.decoder.cluster_scores, *m.decoder.projections):
+        layer.register_forward_pre_hook(lambda _, args: seen.append(len(args[0])))
+    inputs, targets = torch.randint(0, V, (4, 9)), torch.randint(1, V, (4, 9))
+    targets[1, 4:] = 0
+    m.summed_loss(inputs, targets, 0)
+    assert seen[0] == 31 and all(n < ROW_MULTIPLE for n in seen)
+    seen.clear()
+    m.autocast_dtype = torch.bfloat16
+    m.summed_loss(inputs, targets, 0)
+    assert len(seen) == 3 and all(n == ROW_MULTIPLE for n in seen)
 
 
 def test_tied_with_a_smaller_embedding_projects_the_output_into_its_space():

@@ -3,7 +3,6 @@ softmax's matrix products). Weights, optimizer state, checkpoints, the log-softm
 figure stay float32; auto takes bf16 only where the machine computes it natively."""
 import json
 import math
-import os
 
 import pytest
 import torch
@@ -64,19 +63,6 @@ def test_auto_is_recorded_resolved(capsys, tmp_path):
     resolved = devices.pick_precision("auto", "cpu")
     assert f"precision {resolved} (auto: this machine" in first
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["precision"] == resolved
-
-
-def test_bf16_training_on_the_cpu_turns_onednns_kernel_cache_off(monkeypatch, tmp_path):
-    """oneDNN keeps a kernel per shape, and the softmax's shape changes at every step (benchmarks/train_memory.py)."""
-    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "")            # restored after the test
-    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY")
-    assert main(["train", *TINY, "--precision", "fp32", "--out", str(tmp_path / "fp32")]) == 0
-    assert "ONEDNN_PRIMITIVE_CACHE_CAPACITY" not in os.environ
-    assert main(["train", *TINY, "--precision", "bf16", "--out", str(tmp_path / "bf16")]) == 0
-    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "0"
-    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")          # the user's own setting is kept
-    assert main(["train", *TINY, "--precision", "bf16", "--out", str(tmp_path / "own")]) == 0
-    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "16"
 
 
 def test_precision_is_refused_where_it_does_nothing(capsys, tmp_path):

@@ -14,11 +14,18 @@ P_k (hidden x hidden, starting as the identity) lets a cluster read the state it
 AdaptiveLogSoftmaxWithLoss gives its clusters smaller projections instead, and vectors of their own.
 The embedding is not held here: the model passes it (`weight`) to every call, so it is stored once.
 Under the model's bf16 autocast (--precision bf16) the products run in bf16 and each log-softmax in h's own
-dtype, float32 in training.
+dtype, float32 in training. There the rows of each product are padded with zeros to a multiple of
+`row_multiple`: on a CPU oneDNN compiles a kernel for each new shape of a bf16 product (and keeps it), and
+the targets of a batch, and of each cluster, are a different number at every step.
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+def rows_rounded_up(x, multiple):
+    """x (N, ...) with rows of zeros after it up to a multiple of `multiple` rows."""
+    return F.pad(x, (0, 0) * (x.dim() - 1) + (0, -len(x) % multiple))
 
 
 class TiedAdaptiveSoftmax(nn.Module):
@@ -47,14 +54,17 @@ class TiedAdaptiveSoftmax(nn.Module):
         clusters = [head[:, c1 + k - 1:c1 + k] + self.within(k, h, weight) for k in range(1, len(self.bounds) - 1)]
         return torch.cat([head[:, :c1], *clusters], -1)
 
-    def target_log_prob(self, h, targets, weight):
-        """(N, H), (N,) -> (N,): log p of each target; a cluster is computed only for the targets in it."""
+    def target_log_prob(self, h, targets, weight, row_multiple=1):
+        """(N, H), (N,) -> (N,): log p of each target; a cluster is computed only for the targets in it (its
+        products on row_multiple-rounded rows; the rows added score target 0 and are left out)."""
+        n = len(h)
+        h, targets = rows_rounded_up(h, row_multiple), rows_rounded_up(targets, row_multiple)
         head, c1 = self.head(h, weight), self.bounds[1]
         cluster = torch.bucketize(targets, torch.tensor(self.bounds[1:-1], device=targets.device), right=True)
         picked = head.gather(1, torch.where(cluster == 0, targets, c1 + cluster - 1)[:, None]).squeeze(1)
         for k in range(1, len(self.bounds) - 1):
             rows = (cluster == k).nonzero().squeeze(1)
             if len(rows):
-                inside = self.within(k, h[rows], weight).gather(1, (targets[rows] - self.bounds[k])[:, None])
-                picked = picked.index_add(0, rows, inside.squeeze(1))
-        return picked
+                scores = self.within(k, rows_rounded_up(h[rows], row_multiple), weight)[:len(rows)]
+                picked = picked.index_add(0, rows, scores.gather(1, (targets[rows] - self.bounds[k])[:, None]).squeeze(1))
+        return picked[:n]

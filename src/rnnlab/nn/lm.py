@@ -17,6 +17,9 @@ from rnnlab.nn.cells import CELLS, make_lstm
 from rnnlab.nn.prosody_inputs import TONE_CLASSES, ProsodyInputs
 from rnnlab.nn.regularize import LockedDropout, drop_connect, embed_dropped
 
+# In bf16 the tied softmax pads the rows of its products to a multiple of this (nn/adaptive_softmax.py), so
+# that oneDNN meets a few shapes, each compiled once, instead of a new one at every step.
+ROW_MULTIPLE = 512
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "none": lambda x: x}
 
 
@@ -132,7 +135,9 @@ class LanguageModel(nn.Module):
         if self.config.tied:
             weight = self.output_vectors()
             with self.lowered(h):
-                return self.decoder.log_prob(h, weight) if targets is None else self.decoder.target_log_prob(h, targets, weight)
+                if targets is None:
+                    return self.decoder.log_prob(h, weight)
+                return self.decoder.target_log_prob(h, targets, weight, ROW_MULTIPLE if self.autocast_dtype else 1)
         return self.decoder.log_prob(h) if targets is None else self.decoder(h, targets).output
 
     def lowered(self, tensor):

@@ -21,7 +21,6 @@ from rnnlab.data.batches import (
     window_count,
 )
 from rnnlab.data.stream import bptt_windows, stream_columns
-from rnnlab.device import uncached_onednn_kernels
 from rnnlab.errors import RnnlabError
 from rnnlab.nn.awd import detach_state
 from rnnlab.nn.lm import full_precision
@@ -155,8 +154,6 @@ class TorchEngine(TorchUpdate):
         super().__init__(cfg, model.to(device), dist)
         self.device, self.pad = device, vocab.pad
         model.autocast_dtype = torch.bfloat16 if cfg.precision == "bf16" else None
-        if cfg.precision == "bf16" and torch.device(device).type == "cpu":
-            uncached_onednn_kernels()
         self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist, cfg.bucket, cfg.train_window)
         self.steps_per_epoch, self.epoch_batches = self.batches.steps_per_epoch, self.batches.epoch_batches
 
