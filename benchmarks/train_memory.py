@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-# name: (rows rounded to a multiple of, oneDNN's kernel cache capacity; None: oneDNN's own)
+# name: (rows rounded to a multiple of, None: rnnlab's ROW_MULTIPLE; oneDNN's kernel cache capacity, None: its own)
 SETTINGS = {"rows as they are": (1, None), "rows as they are, kernel cache off": (1, "0"),
             "rows rounded (rnnlab)": (None, None)}
 MARKS = (10, 20, 60, 120, 250, 500)
@@ -37,8 +37,8 @@ def gb(mib):
 def child(preset, corpus, steps, row_multiple):
     """Train `steps` steps in this process; print one JSON line of what it measured."""
     from rnnlab.bench import peak_rss_mib, rss_mib
-    from rnnlab.nn import lm
     from rnnlab.data.dataset import prepare
+    from rnnlab.nn import lm
     from rnnlab.training.config import build_config
     from rnnlab.training.loop import train
 
