@@ -24,8 +24,10 @@ from torch import nn
 
 
 def rows_rounded_up(x, multiple):
-    """x (N, ...) with rows of zeros after it up to a multiple of `multiple` rows."""
-    return F.pad(x, (0, 0) * (x.dim() - 1) + (0, -len(x) % multiple))
+    """x (N, ...) with rows of zeros after it up to a multiple of `multiple` rows (x itself when N is one already:
+    F.pad would copy it even with nothing to add, at every float32 step and validation)."""
+    extra = -len(x) % multiple
+    return F.pad(x, (0, 0) * (x.dim() - 1) + (0, extra)) if extra else x
 
 
 class TiedAdaptiveSoftmax(nn.Module):
