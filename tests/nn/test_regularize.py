@@ -12,8 +12,36 @@ from rnnlab.nn.regularize import (
     LockedDropout,
     WeightDrop,
     activation_regularization,
+    dropout,
     temporal_activation_regularization,
 )
+
+
+def test_dropout_drops_each_unit_with_probability_p_in_every_16_bit_lane_and_keeps_the_mean():
+    """The mask's draws are 16-bit lanes of 64-bit words: a lane whose top bit were never set (random_()'s
+    default range for int64) would drop units at another rate than the rest."""
+    torch.manual_seed(0)
+    x = torch.ones(64, 4096, dtype=torch.float64)
+    for p in (0.3, 0.5):
+        out = dropout(x, p)
+        assert set(out.unique().tolist()) == {0.0, 65536 / (65536 - round(p * 65536))}
+        for lane in range(4):                                 # units 4k + lane share a word's lane
+            rate = (out.view(-1, 4)[:, lane] == 0).double().mean().item()
+            assert abs(rate - p) < 0.01, (p, lane, rate)
+        assert abs(out.mean().item() - 1.0) < 0.01
+
+
+def test_dropout_is_the_identity_at_p_0_or_out_of_training_and_its_gradient_is_its_mask():
+    x = torch.rand(5, 7, 9, dtype=torch.float64, requires_grad=True)
+    assert dropout(x, 0.0) is x and dropout(x, 0.4, training=False) is x
+    torch.manual_seed(3)
+    out = dropout(x, 0.4)
+    out.backward(torch.ones_like(out))
+    assert set(x.grad.unique().tolist()) == {0.0, 65536 / (65536 - round(0.4 * 65536))}
+    assert torch.equal(out, x.detach() * x.grad)                     # each unit's factor, 0 or 1/(1-p), is its gradient
+    torch.manual_seed(3)
+    assert torch.equal(dropout(x, 0.4), out)                         # the same mask from the same seed
+    assert dropout(x, 0.4).shape == x.shape and dropout(x[:, :1, :3], 0.4).shape == (5, 1, 3)   # any count of units
 
 
 def test_locked_dropout_uses_one_mask_for_all_time_steps():

@@ -67,6 +67,6 @@ class TiedAdaptiveSoftmax(nn.Module):
         for k in range(1, len(self.bounds) - 1):
             rows = (cluster == k).nonzero().squeeze(1)
             if len(rows):
-                scores = self.within(k, rows_rounded_up(h[rows], row_multiple), weight)[:len(rows)]
+                scores = self.within(k, rows_rounded_up(h.index_select(0, rows), row_multiple), weight)[:len(rows)]
                 picked = picked.index_add(0, rows, scores.gather(1, (targets[rows] - self.bounds[k])[:, None]).squeeze(1))
         return picked[:n]

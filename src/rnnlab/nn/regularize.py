@@ -7,10 +7,30 @@
     WeightDrop        DropConnect on an LSTM's hidden-to-hidden weights: one mask per forward pass,
                       shared by all time steps; eval mode uses the full weights
     activation_regularization, temporal_activation_regularization   AR and TAR penalties
+
+and `dropout`, plain dropout with a cheaper mask.
 """
+import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
+
+
+LEVELS = 2 ** 16        # dropout's draws are 16-bit: its probability is rounded to a multiple of 1/65536
+
+
+def dropout(x, p, training=True):
+    """F.dropout(x, p, training), its mask drawn as 16-bit integers, four from each 64-bit random number:
+    on a CPU 4x fewer draws than F.dropout's one float Bernoulli per unit, which took a tenth of the default's
+    step (benchmarks/step_parts.py). A unit is dropped with probability round(p * 65536) / 65536, and
+    the rest scaled so that the expectation stays x."""
+    if not training or p == 0:
+        return x
+    dropped = round(p * LEVELS)
+    words = x.new_empty(-(-x.numel() // 4), dtype=torch.int64).random_(-2 ** 63, None)   # all 64 bits random
+    draws = words.view(torch.int16)[:x.numel()].view(x.shape)                          # uniform on -32768..32767
+    keep = (draws >= dropped - LEVELS // 2).to(x.dtype)                                 # (LEVELS - dropped) of LEVELS
+    return x * keep.mul_(LEVELS / (LEVELS - dropped))
 
 
 class LockedDropout(nn.Module):
