@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.data.batches import shuffled_batches, window_batches, window_count
+from rnnlab.data.batches import packed_window_batches, shuffled_batches, window_batches, window_count
 from rnnlab.data.dataset import Split, prepare
 from rnnlab.data.vocab import Vocab
 from rnnlab.nn.configs import PROSODY_INPUTS, ModelConfig
@@ -66,6 +66,42 @@ def test_windows_as_long_as_the_poems_are_the_shuffled_batches():
         assert fresh.all()
         rows = [split[i] for i in idx]
         assert [t[t != PAD].tolist() for t in targets[:len(rows)]] == [r[1:].tolist() for r in rows]
+
+
+BOS, EOS = 1, 2
+
+
+def framed_poems(n, seed=0):
+    """n poems <bos> 1000 * (i + 1) + j ... <eos>, of 1..40 characters."""
+    lengths = np.random.default_rng(seed).integers(1, 41, size=n)
+    return Split.from_lists([[BOS, *(1000 * (i + 1) + j for j in range(length)), EOS] for i, length in enumerate(lengths)])
+
+
+def test_packed_rows_read_their_poems_back_to_back_without_padding_and_leave_out_the_bos_targets():
+    split, window, batch_size = framed_poems(300), 7, 8
+    order = np.random.default_rng(2).permutation(len(split))
+    batches = packed_window_batches(split, order, batch_size, window, PAD, skip=BOS)
+    assert [fresh.all() for _, _, fresh in batches] == [True] + [False] * (len(batches) - 1)
+    rows = [np.concatenate([inputs[row] for inputs, _, _ in batches]) for row in range(batch_size)]
+    for row, stream in enumerate(rows):
+        targets = np.concatenate([t[row] for _, t, _ in batches])
+        assert np.array_equal(targets[:-1][stream[1:] != BOS], stream[1:][stream[1:] != BOS])   # each the next input
+        assert (targets[:-1][stream[1:] == BOS] == PAD).all() and PAD not in stream        # <bos> left out, no padding
+        starts = np.flatnonzero(stream == BOS)
+        poems = [stream[a:b] for a, b in zip(starts, [*starts[1:], len(stream)])]
+        at = list(order).index(poems[0][1] // 1000 - 1)                # a row reads a run of the order, in order
+        for k, poem in enumerate(poems):
+            assert np.array_equal(poem, split[order[at + k]][:len(poem)])
+    read = sum(len(stream) for stream in rows)                         # every window full; left out: the runs' ends
+    assert split.tokens.size - batch_size * (window + 42) <= read < split.tokens.size
+
+
+def test_packed_rows_of_a_corpus_shorter_than_a_window_pad_one_step():
+    split = framed_poems(3)
+    batches = packed_window_batches(split, np.arange(3), 8, 200, PAD, skip=BOS)
+    assert len(batches) == 1 and batches[0][2].all()
+    inputs, targets, _ = batches[0]
+    assert int((targets != PAD).sum()) == split.tokens.size - 3           # all but the three <bos>
 
 
 POEM = "<七绝>朝辞白帝彩云间，千里江陵一日还。两岸猿声啼不住，轻舟已过万重山。"

@@ -84,6 +84,28 @@ def window_batches(split, order, batch_size, window, pad):
         lanes = [None if held is None else (held[0], held[1] + window) for held in lanes]
 
 
+def packed_window_batches(split, order, batch_size, window, pad, skip):
+    """The poems in `order` read back to back by `batch_size` lanes in windows of `window` targets: `order`
+    cut at poem boundaries into batch_size runs of about as many tokens, each lane one run read as a stream,
+    its state carried from one poem into the next (the target `skip`, the next poem's <bos> after an <eos>,
+    left out). -> a list of (inputs, targets, fresh), fresh True at the first window only. The windows stop
+    at the shortest run's end (the rest of the longer runs is left out of this epoch), or after one window
+    if the runs are shorter than that (a tiny corpus: the short rows padded)."""
+    lengths = np.diff(split.offsets)[order]
+    starts = np.cumsum(lengths) - lengths
+    cuts = [*np.searchsorted(starts, lengths.sum() * np.arange(batch_size) / batch_size), len(order)]
+    runs = [np.concatenate([split[i] for i in order[a:b]]) if b > a else np.zeros(0, np.int32)
+            for a, b in zip(cuts, cuts[1:])]
+    steps = max(1, (min(len(r) for r in runs) - 1) // window)
+    batches = []
+    for step in range(steps):
+        pieces = [r[step * window:step * window + window + 1] for r in runs]
+        inputs, targets = padded_rows([p if len(p) > 1 else None for p in pieces], pad)
+        targets[targets == skip] = pad
+        batches.append((inputs, targets, np.full(batch_size, step == 0)))
+    return batches
+
+
 def window_count(split, window):
     """How many windows of `window` targets a split's poems make (a poem of n targets: ceil(n / window))."""
     return int((-(-(np.diff(split.offsets) - 1) // window)).sum())

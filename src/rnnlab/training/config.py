@@ -154,6 +154,9 @@ class TrainConfig:
                                             "--train-seq-len above --seq-len, all of a long poem at the step's cost of "
                                             "a short one", bounds="positive_int", metavar="N", group=OPTIMISATION,
                                       default_text="the whole poem")
+    pack_poems: bool = option(False, "with --train-window: each row reads its poems back to back, no padding (the state "
+                                     "carried from a poem's end into the next poem, as a stream)", switch="toggle",
+                              group=OPTIMISATION)
     valid_subset: int = option(0, "validate on the first N validation poems while training, on all of them at the "
                                   "end; 0 = all", bounds="non_negative_int", metavar="N", group=OPTIMISATION)
     clip_norm: float | None = option(None, "clip gradients to this global norm", bounds="positive_float",
@@ -216,6 +219,7 @@ NEEDS = {
     "valid_subset": (lambda c: c.engine == "torch", "the torch engine"),
     "train_window": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream and not c.bucket,
                      "the torch engine's plain LSTM, its poems in their shuffled order (not --bucket)"),
+    "pack_poems": (lambda c: c.train_window is not None, "--train-window (the windows the rows read)"),
     "precision": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream, "the torch engine's plain LSTM"),
     "form_token": (lambda c: c.engine == "torch" and not architecture_of(c.model).stream,
                    "the torch engine's plain LSTM (the AWD-LSTM reads a stream, the numpy engine counts every target)"),

@@ -15,6 +15,7 @@ from rnnlab import optim as rnnlab_optim
 from rnnlab.data.batches import (
     batch_count,
     bucketed_batches,
+    packed_window_batches,
     padded_batch,
     shuffled_batches,
     window_batches,
@@ -126,17 +127,24 @@ class PoemBatches:
     rows (window_batches), each step's batch then (inputs, targets, fresh). Under torchrun, process r takes
     rows r, r+N, ... of each batch, and a last batch smaller than N is left out."""
 
-    def __init__(self, batch_size, pad, dist, bucket=False, window=None):
+    def __init__(self, batch_size, pad, dist, bucket=False, window=None, packed_skip=None):
         self.batch_size, self.pad, self.dist, self.bucket, self.window = batch_size, pad, dist, bucket, window
+        self.packed_skip = packed_skip          # the poems packed back to back in each row: the target left out (<bos>)
 
     def steps_per_epoch(self, split):
         """(with windows, an estimate: the windows over the batch size)"""
+        if self.window and self.packed_skip is not None:
+            return max(1, (len(split.tokens) // self.batch_size - 1) // self.window)
         if self.window:
             return max(1, round(window_count(split, self.window) / self.batch_size))
         return batch_count(len(split), self.batch_size)
 
     def epoch_batches(self, split, rng):
         r, n = self.dist.rank, self.dist.world
+        if self.window and self.packed_skip is not None:
+            lanes = packed_window_batches(split, rng.permutation(len(split)), self.batch_size, self.window, self.pad,
+                                          self.packed_skip)
+            return [tuple(a[r::n] for a in batch) for batch in lanes]
         if self.window:
             lanes = window_batches(split, rng.permutation(len(split)), self.batch_size, self.window, self.pad)
             return [tuple(a[r::n] for a in batch) for batch in lanes]
@@ -154,7 +162,8 @@ class TorchEngine(TorchUpdate):
         super().__init__(cfg, model.to(device), dist)
         self.device, self.pad = device, vocab.pad
         model.autocast_dtype = torch.bfloat16 if cfg.precision == "bf16" else None
-        self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist, cfg.bucket, cfg.train_window)
+        self.batches = PoemBatches(cfg.batch_size, vocab.pad, dist, cfg.bucket, cfg.train_window,
+                                   vocab.bos if cfg.pack_poems else None)
         self.steps_per_epoch, self.epoch_batches = self.batches.steps_per_epoch, self.batches.epoch_batches
 
     def step(self, batch):
