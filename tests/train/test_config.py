@@ -42,6 +42,7 @@ def test_options_land_in_their_sections_and_the_config_round_trips():
     (["--engine", "numpy", "--optim-impl", "torch"], "--optim-impl is not used by this run: it needs the torch engine"),
     (["--engine", "numpy", "--dropout", "0.1"], "--dropout is not used by this run"),
     (["--clip-per-tensor"], "--clip-per-tensor is not used by this run: it needs --clip-norm"),
+    (["--preset", "seed-small", "--pack-poems"], "--pack-poems is not used by this run: it needs --train-window"),
     (["--preset", "awd-small", "--classes", "10"], "--classes is not used by this run: it needs --softmax class"),
     (["--preset", "awd-small", "--optim-impl", "torch"], "torch.optim has no ntasgd"),
 ])

@@ -27,6 +27,9 @@ RUNS = {
         "--prosody-loss", "0.5", "--warmup", "4", "--valid-subset", "10", "--max-steps", "18"],
     "cpu-fast, long poems in windows, the state and the prosody counters carried": [
         "--train-seq-len", "200", "--train-window", "9", "--warmup", "4", "--valid-subset", "10", "--max-steps", "18"],
+    "cpu-fast, poems packed back to back in windows": [
+        "--train-seq-len", "200", "--train-window", "9", "--pack-poems", "--warmup", "4", "--valid-subset", "10",
+        "--max-steps", "18"],
     "seed-large, length buckets": ["--preset", "seed-large", "--bucket", "--max-steps", "18"],
     "numpy engine, nesterov": ["--preset", "seed-large", "--engine", "numpy", "--optimizer", "nesterov", "--lr", "0.5", "--max-steps", "18"],
     "awd-lstm, nt-asgd": ["--preset", "awd-small", "--num-layers", "2", "--bptt", "10", "--epochs", "3",
