@@ -133,10 +133,6 @@ VARIANTS = {
     "unpacked": ["--preset", "cpu-fast", "--no-pack-poems"],
     "packed": ["--preset", "cpu-fast", "--pack-poems"],
     "packed-width-640": ["--preset", "cpu-fast", "--pack-poems", "--embed-size", "640", "--hidden-size", "640"],
-    # both overfit in their last epochs (packed: 7.4, unpacked: 5.8)
-    "packed-dropout-0.4": ["--preset", "cpu-fast", "--pack-poems", "--dropout", "0.4"],
-    "packed-width-640-dropout-0.4": ["--preset", "cpu-fast", "--pack-poems", "--embed-size", "640", "--hidden-size", "640",
-                                     "--dropout", "0.4"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")
