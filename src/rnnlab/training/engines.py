@@ -124,8 +124,9 @@ class TorchUpdate:
 class PoemBatches:
     """Each step is a shuffled batch of whole poems, padded to the longest; `bucket`: of poems of similar
     length (less padding); `window`: the shuffled poems read in windows of that many tokens by the batch's
-    rows (window_batches), each step's batch then (inputs, targets, fresh). Under torchrun, process r takes
-    rows r, r+N, ... of each batch, and a last batch smaller than N is left out."""
+    rows (window_batches; with `packed_skip`, each row's poems back to back, packed_window_batches), each
+    step's batch then (inputs, targets, fresh). Under torchrun, process r takes rows r, r+N, ... of each
+    batch, and a last batch smaller than N is left out."""
 
     def __init__(self, batch_size, pad, dist, bucket=False, window=None, packed_skip=None):
         self.batch_size, self.pad, self.dist, self.bucket, self.window = batch_size, pad, dist, bucket, window
@@ -141,12 +142,10 @@ class PoemBatches:
 
     def epoch_batches(self, split, rng):
         r, n = self.dist.rank, self.dist.world
-        if self.window and self.packed_skip is not None:
-            lanes = packed_window_batches(split, rng.permutation(len(split)), self.batch_size, self.window, self.pad,
-                                          self.packed_skip)
-            return [tuple(a[r::n] for a in batch) for batch in lanes]
         if self.window:
-            lanes = window_batches(split, rng.permutation(len(split)), self.batch_size, self.window, self.pad)
+            order = rng.permutation(len(split))
+            lanes = (window_batches(split, order, self.batch_size, self.window, self.pad) if self.packed_skip is None
+                     else packed_window_batches(split, order, self.batch_size, self.window, self.pad, self.packed_skip))
             return [tuple(a[r::n] for a in batch) for batch in lanes]
         order = (bucketed_batches(np.diff(split.offsets), self.batch_size, rng) if self.bucket
                  else shuffled_batches(len(split), self.batch_size, rng))
