@@ -100,7 +100,7 @@ def test_packed_rows_of_a_corpus_shorter_than_a_window_pad_one_step():
     split = framed_poems(3)
     batches = packed_window_batches(split, np.arange(3), 8, 200, PAD, skip=BOS)
     assert len(batches) == 1 and batches[0][2].all()
-    inputs, targets, _ = batches[0]
+    _, targets, _ = batches[0]
     assert int((targets != PAD).sum()) == split.tokens.size - 3           # all but the three <bos>
 
 

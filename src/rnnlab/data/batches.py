@@ -1,5 +1,7 @@
 """Mini-batches of padded sequences. The order comes from a seeded numpy generator, never
 from an engine's RNG, so every engine sees the same batches for the same seed."""
+from itertools import pairwise
+
 import numpy as np
 
 
@@ -95,7 +97,7 @@ def packed_window_batches(split, order, batch_size, window, pad, skip):
     starts = np.cumsum(lengths) - lengths
     cuts = [*np.searchsorted(starts, lengths.sum() * np.arange(batch_size) / batch_size), len(order)]
     runs = [np.concatenate([split[i] for i in order[a:b]]) if b > a else np.zeros(0, np.int32)
-            for a, b in zip(cuts, cuts[1:])]
+            for a, b in pairwise(cuts)]
     steps = max(1, (min(len(r) for r in runs) - 1) // window)
     batches = []
     for step in range(steps):

@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-
 LEVELS = 2 ** 16        # dropout's draws are 16-bit: its probability is rounded to a multiple of 1/65536
 
 
