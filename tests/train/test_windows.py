@@ -87,6 +87,7 @@ def test_packed_rows_read_their_poems_back_to_back_without_padding_and_leave_out
         targets = np.concatenate([t[row] for _, t, _ in batches])
         assert np.array_equal(targets[:-1][stream[1:] != BOS], stream[1:][stream[1:] != BOS])   # each the next input
         assert (targets[:-1][stream[1:] == BOS] == PAD).all() and PAD not in stream        # <bos> left out, no padding
+        assert stream[0] == BOS                                         # a row's run begins with a poem
         starts = np.flatnonzero(stream == BOS)
         poems = [stream[a:b] for a, b in zip(starts, [*starts[1:], len(stream)])]
         at = list(order).index(poems[0][1] // 1000 - 1)                # a row reads a run of the order, in order

@@ -133,7 +133,8 @@ class PoemBatches:
         self.packed_skip = packed_skip          # the poems packed back to back in each row: the target left out (<bos>)
 
     def steps_per_epoch(self, split):
-        """(with windows, an estimate: the windows over the batch size)"""
+        """(with windows, an estimate: the windows over the batch size; packed, each row's share of the tokens
+        over the window)"""
         if self.window and self.packed_skip is not None:
             return max(1, (len(split.tokens) // self.batch_size - 1) // self.window)
         if self.window:
