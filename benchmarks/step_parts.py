@@ -9,30 +9,20 @@ the way rnnlab does (the 2026-12-04 native profile of `rnnlab train` found them 
     python benchmarks/step_parts.py [--batch 128] [--steps 66] [--units 512] [--kept 0.72] [--repeats 30]
 
 The default's shapes: 128 rows of windows of 66, 512 units, 72% of the targets real (the rest padding). The
-figures are medians of `repeats` timings, one process, with the CPU named (rnnlab.machine.describe).
+figures are medians of `repeats` timings, the two ways alternating in one process (rnnlab.bench.time_steps),
+with the CPU named (rnnlab.machine.describe).
 """
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
+from rnnlab.bench import time_steps
 from rnnlab.machine import describe
 from rnnlab.nn.lm import counted_rows
 from rnnlab.nn.regularize import dropout
 
 PAD = 0
-
-
-def median_ms(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
 
 
 def forward_backward(part, h):
@@ -64,7 +54,9 @@ def main(argv=None):
     print("| part (forward + backward) | torch's way (ms) | rnnlab's (ms) | ratio |")
     print("|---|---:|---:|---:|")
     for name, (theirs, ours) in pairs.items():
-        t_theirs, t_ours = (median_ms(forward_backward(part, h), a.repeats) for part in (theirs, ours))
+        seconds = time_steps({"theirs": forward_backward(theirs, h), "ours": forward_backward(ours, h)}, a.repeats,
+                             min_time=0.0)
+        t_theirs, t_ours = 1e3 * seconds["theirs"], 1e3 * seconds["ours"]
         print(f"| {name} | {t_theirs:.2f} | {t_ours:.2f} | {t_theirs / t_ours:.1f}x |")
 
 

@@ -207,7 +207,8 @@ class LanguageModel(nn.Module):
 
 def counted_rows(h, targets, ignore_index):
     """h (B, T, H), targets (B, T) -> the rows of h whose target is not ignore_index (N, H), and those targets
-    (N,). index_select, not a boolean mask: on a CPU its backward (index_add) is 4x faster than the mask's."""
+    (N,). index_select, not a boolean mask: on a CPU index_select and its backward (index_add) took
+    3.4x less time than the mask's (benchmarks/step_parts.py)."""
     rows = (targets.reshape(-1) != ignore_index).nonzero().squeeze(1)
     return h.reshape(-1, h.shape[-1]).index_select(0, rows), targets.reshape(-1).index_select(0, rows)
 
