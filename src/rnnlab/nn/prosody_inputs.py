@@ -213,17 +213,19 @@ class ProsodyInputs(nn.Module):
         return torch.where(kind == START, self.pattern_after_start,
                            torch.where(kind == MARK, after_mark, open_ & after_character))
 
-    def forward(self, tokens, counters=None):
-        """tokens (B, T) -> the sum of the chosen inputs' embeddings (B, T, E), the counters after them."""
+    def walk(self, tokens, counters=None):
+        """The counters along tokens (B, T): each character's place in its line and the line's index, the rhyme
+        so far and (with the pattern input) the class EXPECTED of it, each (B, T); and the counters after."""
         counters = self.start(tokens) if counters is None else counters
         position, line, previous, rhyme, open_ = counters[0].unbind(-1)
-        places, rhymes, expected = [], [], []
+        positions, lines, rhymes, expected = [], [], [], []
         for token in tokens.unbind(1):                # one step of the counters per character read
             kind = self.kind[token]
             mark, start = kind == MARK, kind == START
             line = torch.where(start, 0, line)                              # <bos>: a new poem
             rhyme = torch.where(start, self.pad, torch.where(mark & (line % 2 == 1), previous, rhyme))  # an even line ended
-            places.append(torch.stack([position, line], -1))
+            positions.append(position)
+            lines.append(line)
             rhymes.append(rhyme)
             if "pattern" in self.inputs:
                 open_ = self.still_open(open_, token, kind, pattern_place(position, line))
@@ -231,15 +233,33 @@ class ProsodyInputs(nn.Module):
             previous = token
             if "pattern" in self.inputs:
                 expected.append(self.pattern_expected.view(-1)[open_ * PLACES + pattern_place(position, line)])
-        place, rhyme_so_far = torch.stack(places, 1), torch.stack(rhymes, 1)
-        total = 0
+        along = [torch.stack(values, 1) if values else None for values in (positions, lines, rhymes, expected)]
+        return (*along, torch.stack([position, line, previous, rhyme, open_], -1)[None])
+
+    def forward(self, tokens, counters=None):
+        """tokens (B, T) -> the sum of the chosen inputs' embeddings (B, T, E), the counters after them."""
+        position, line, rhyme_so_far, expected, counters = self.walk(tokens, counters)
+        lookups = []                                  # (index (B, T), its embedding's table)
         if "position" in self.inputs:
-            total = total + self.position_embedding(place[..., 0].clamp(max=MAX_POSITION)) \
-                + self.line_embedding(place[..., 1].clamp(max=MAX_LINE))
+            lookups += [(position.clamp(max=MAX_POSITION), self.position_embedding.weight),
+                        (line.clamp(max=MAX_LINE), self.line_embedding.weight)]
         if "tones" in self.inputs:
-            total = total + self.tone_embedding(self.tone[tokens])
+            lookups.append((self.tone[tokens], self.tone_embedding.weight))
+        if "pattern" in self.inputs:
+            lookups.append((expected, self.expected_embedding.weight))
+        total = summed_lookup(lookups) if lookups else 0
         if "rhyme" in self.inputs:
             total = total + self.group_embedding(self.groups[tokens]) + self.rhyme_embedding(self.groups[rhyme_so_far])
-        if "pattern" in self.inputs:
-            total = total + self.expected_embedding(torch.stack(expected, 1))
-        return total, torch.stack([position, line, previous, rhyme, open_], -1)[None]
+        return total, counters
+
+
+def summed_lookup(lookups):
+    """The sum of the embeddings table_k[index_k] over [(index (B, T), table (n_k, E)), ...], as one lookup in
+    the table of every combination of their rows (n_1 * n_2 * ..., E), by the combination's mixed-radix number:
+    one gather, and in the backward one scatter, instead of one of each per table (tables of a few rows:
+    the prosody's 9 * 17 * 4 * 4 = 2448)."""
+    index, table = 0, None
+    for rows, weight in lookups:
+        index = index * len(weight) + rows
+        table = weight if table is None else (table[:, None] + weight).flatten(0, 1)
+    return F.embedding(index, table)
