@@ -129,10 +129,11 @@ VARIANTS = {
     # its last flat: more units (640 learned more per epoch than 512 on 2026-12-04, in batches of 64)
     "windows-66-batch-128-width-640": WINDOWS_66_BATCH_128 + ["--lr", "7e-3", "--embed-size", "640", "--hidden-size", "640"],
     # eighth session: the step 1.13x faster (dropout's mask, the rows with a target picked by index); 28% of the
-    # default's rows were padding: each row reads its poems back to back (--pack-poems), or not, whichever is the default
-    "unpacked": ["--preset", "cpu-fast", "--no-pack-poems"],
-    "packed": ["--preset", "cpu-fast", "--pack-poems"],
-    "packed-width-640": ["--preset", "cpu-fast", "--pack-poems", "--embed-size", "640", "--hidden-size", "640"],
+    # default's rows were padding: each row reads its poems back to back (--pack-poems), or not; unpacked is
+    # cpu-fast-v7, the default until 2026-12-05, packed-width-640 the default since
+    "unpacked": ["--preset", "cpu-fast-v7"],
+    "packed": ["--preset", "cpu-fast-v7", "--pack-poems"],
+    "packed-width-640": ["--preset", "cpu-fast-v7", "--pack-poems", "--embed-size", "640", "--hidden-size", "640"],
 }
 STANDARD_SEQ_LEN = 49       # the validation every earlier figure used: each poem's first 48 characters
 SUMMARY = re.compile(r"best weights \(step (\d+)\): valid ppl ([\d.]+) on the full split")

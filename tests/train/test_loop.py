@@ -165,13 +165,15 @@ def test_v6_is_v5_with_v4s_dropout():
     assert replace(sixth, model=replace(sixth.model, dropout=0.2)) == fifth
 
 
-def test_the_default_is_v6_on_whole_poems_in_windows_in_batches_of_128():
-    default, sixth = build_config(), build_config("cpu-fast-v6")
+def test_the_default_is_v7_at_640_units_with_its_poems_packed_and_v7_is_v6_on_whole_poems_in_windows():
+    default, seventh, sixth = build_config(), build_config("cpu-fast-v7"), build_config("cpu-fast-v6")
     assert default == build_config("cpu-fast")
-    settings = (default.data.train_seq_len, default.train_window, default.batch_size, default.optim.lr)
+    assert (default.model.embed_size, default.model.hidden_size, default.pack_poems) == (640, 640, True)
+    assert replace(default, model=replace(default.model, embed_size=512, hidden_size=512), pack_poems=False) == seventh
+    settings = (seventh.data.train_seq_len, seventh.train_window, seventh.batch_size, seventh.optim.lr)
     assert settings == (10_000, 66, 128, 7e-3)
-    assert replace(default, data=replace(default.data, train_seq_len=None), train_window=None, batch_size=64,
-                   optim=replace(default.optim, lr=5e-3)) == sixth
+    assert replace(seventh, data=replace(seventh.data, train_seq_len=None), train_window=None, batch_size=64,
+                   optim=replace(seventh.optim, lr=5e-3)) == sixth
 
 
 def test_numpy_engine_trains_from_the_same_start_on_the_same_batches(tmp_path):

@@ -25,9 +25,10 @@ from rnnlab.training.schedule import SCHEDULES
 # cut at --seq-len without <eos>, so that a 七律 goes on past line 6 (docs/time-to-quality.md); cpu-fast-v5 has
 # less dropout and output vectors tied to the input vectors, prosody included (more learned per step);
 # cpu-fast-v6 has v5's output vectors with v4's dropout again, since on a CPU with AMX v5 reaches a fifth epoch
-# in its 15 minutes and overfits there; cpu-fast is v6 trained on every poem whole, read in windows of 66
-# tokens (a 七律 whole) with the state carried: 1.42x the text of poems cut at 48, in batches of 128 at a higher rate
-# (docs/time-to-quality.md).
+# in its 15 minutes and overfits there; cpu-fast-v7 is v6 trained on every poem whole, read in windows of 66
+# tokens (a 七律 whole) with the state carried: 1.42x the text of poems cut at 48, in batches of 128 at a higher
+# rate; cpu-fast is v7 with 640 units and each row's poems read back to back (no padding), which a CPU with
+# bf16 reads fast enough to use the width in 15 minutes (docs/time-to-quality.md).
 # awd follows Merity et al.'s PTB setting (3 layers 400/1150, batch 80, BPTT 70, NT-ASGD at lr 30,
 # clip 0.25) and is meant for a GPU; awd-small trains on a 2-core CPU in minutes. Their poems are
 # not cut (seq_len 400) since the stream has no padding, and early stopping waits longer than NT-ASGD.
@@ -41,7 +42,8 @@ CPU_FAST_V5 = {**CPU_FAST_V4, "dropout": 0.2, "tied": True, "tied_prosody": True
 CPU_FAST_V6 = {**CPU_FAST_V5, "dropout": 0.3}
 WHOLE = 10_000            # --train-seq-len longer than any poem of the Tang corpus (its longest: 2,983 tokens)
 WINDOWS = {"train_seq_len": WHOLE, "train_window": 66, "batch_size": 128, "lr": 7e-3}   # whole poems, read in windows
-CPU_FAST = {**CPU_FAST_V6, **WINDOWS}
+CPU_FAST_V7 = {**CPU_FAST_V6, **WINDOWS}
+CPU_FAST = {**CPU_FAST_V7, "embed_size": 640, "hidden_size": 640, "pack_poems": True}
 HOURS = {"clip_norm": 1.0, "eval_every": 500, "patience": 5, "time_budget": 120.0}                  # cpu-2h*
 CPU_2H_V3 = {**CPU_FAST_V4, **HOURS, "hidden_size": 768, "dropout": 0.4, "dropouti": 0.1, "train_seq_len": 129,
              "bucket": True}
@@ -57,6 +59,7 @@ PRESETS = {
     "cpu-fast-v4": CPU_FAST_V4,
     "cpu-fast-v5": CPU_FAST_V5,
     "cpu-fast-v6": CPU_FAST_V6,
+    "cpu-fast-v7": CPU_FAST_V7,
     "cpu-fast": CPU_FAST,
     # the bundled model's (issue 25): cpu-fast-v4 one layer wider, regularised for a budget of hours (dropout
     # 0.5, DropConnect 0.2 on the recurrent weights, locked dropout on the input), trained as the default is:
