@@ -22,6 +22,7 @@ ride in the recurrent state, so a poem read in one call and one character at a t
 inputs (tests/nn/test_prosody_inputs.py).
 """
 from functools import lru_cache
+from math import prod
 
 import torch
 import torch.nn.functional as F
@@ -257,7 +258,11 @@ def summed_lookup(lookups):
     """The sum of the embeddings table_k[index_k] over [(index (B, T), table (n_k, E)), ...], as one lookup in
     the table of every combination of their rows (n_1 * n_2 * ..., E), by the combination's mixed-radix number:
     one gather, and in the backward one scatter, instead of one of each per table (tables of a few rows:
-    the prosody's 9 * 17 * 4 * 4 = 2448)."""
+    the prosody's 9 * 17 * 4 * 4 = 2448). For fewer positions than that table has rows (generation: one
+    character of a few poems a step) building it costs more than it saves, and the lookups are summed one by
+    one, in the same order, so to the same bits."""
+    if lookups[0][0].numel() < prod(len(weight) for _, weight in lookups):
+        return sum(F.embedding(rows, weight) for rows, weight in lookups)
     index, table = 0, None
     for rows, weight in lookups:
         index = index * len(weight) + rows
