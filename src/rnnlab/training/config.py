@@ -48,6 +48,7 @@ HOURS = {"clip_norm": 1.0, "eval_every": 500, "patience": 5, "time_budget": 120.
 CPU_2H_V3 = {**CPU_FAST_V4, **HOURS, "hidden_size": 768, "dropout": 0.4, "dropouti": 0.1, "train_seq_len": 129,
              "bucket": True}
 CPU_2H_V4 = {**CPU_2H_V3, "dropout": 0.5, "wdrop": 0.2}
+CPU_2H_V5 = {**CPU_2H_V4, **WINDOWS, "bucket": False}
 AWD = {"architecture": "awd", "optimizer": "ntasgd", "lr": 30.0, "clip_norm": 0.25, "weight_decay": 1.2e-6,
        "patience": 8, "seq_len": 400}
 PRESETS = {
@@ -61,12 +62,15 @@ PRESETS = {
     "cpu-fast-v6": CPU_FAST_V6,
     "cpu-fast-v7": CPU_FAST_V7,
     "cpu-fast": CPU_FAST,
-    # the bundled model's (issue 25): cpu-fast-v4 one layer wider, regularised for a budget of hours (dropout
-    # 0.5, DropConnect 0.2 on the recurrent weights, locked dropout on the input), trained as the default is:
-    # every poem whole, in windows of 66 with the state carried, batches of 128 at lr 7e-3. cpu-2h-v4 made the
-    # fourth and fifth bundled models (poems cut at 128 characters, batched by length), cpu-2h-v3 the third
-    # (dropout 0.4, no DropConnect: it overfit), -v1 and -v2 the first two (two layers of 512; docs/time-to-quality.md)
-    "cpu-2h": {**CPU_2H_V4, **WINDOWS, "bucket": False},
+    # the bundled models' (issue 25, docs/time-to-quality.md): cpu-fast-v4 one layer wider (768), regularised for a
+    # budget of hours (dropout 0.5, DropConnect on the recurrent weights, locked dropout on the input). cpu-2h, the
+    # seventh's, trains as the default does (every poem whole, in windows of 66 with the state carried, each row's
+    # poems back to back, batches of 128 at lr 7e-3) with embedding dropout 0.1 and DropConnect 0.3 for the epochs
+    # packing buys; -v5 made the sixth (not packed, DropConnect 0.2), -v4 the fourth and fifth (poems cut at 128
+    # characters, batched by length), -v3 the third (dropout 0.4, no DropConnect: it overfit), -v1 and -v2 the
+    # first two (two layers of 512)
+    "cpu-2h": {**CPU_2H_V5, "pack_poems": True, "dropoute": 0.1, "wdrop": 0.3},
+    "cpu-2h-v5": CPU_2H_V5,
     "cpu-2h-v4": CPU_2H_V4,
     "cpu-2h-v3": CPU_2H_V3,
     "cpu-2h-v2": {**CPU_FAST_V2, **HOURS, "num_layers": 2, "dropout": 0.4, "wdrop": 0.2, "dropouti": 0.1},
